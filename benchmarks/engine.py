@@ -1,0 +1,93 @@
+"""Engine overhead: Quorum's engine against plain llama-cpp-python, side by side.
+
+Both generate from the same rendered prompt with the same seed, sampling settings and
+thread count; runs alternate so background load hits both alike. Prints tokens per
+second for each and their ratio (target: engine / plain >= 0.95).
+
+    python benchmarks/engine.py [--model PATH] [--tokens 256] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.core.engine import Engine, Finished  # noqa: E402
+from app.core.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
+from tests.fetch_test_model import fetch_test_model  # noqa: E402
+
+QUESTION = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper."}]
+
+
+def run_engine(engine: Engine, params: SamplingParams) -> tuple[int, float]:
+    started = time.perf_counter()
+    for event in engine.generate(QUESTION, params):
+        if isinstance(event, Finished):
+            return event.result.completion_tokens, time.perf_counter() - started
+    raise RuntimeError("no result")
+
+
+def run_plain(llm: object, prompt: str, params: SamplingParams) -> tuple[int, float]:
+    started = time.perf_counter()
+    out = llm.create_completion(  # type: ignore[attr-defined]
+        prompt,
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        top_k=params.top_k,
+        min_p=params.min_p,
+        repeat_penalty=params.repeat_penalty,
+        seed=params.seed,
+    )
+    return int(out["usage"]["completion_tokens"]), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--gpu-layers", type=int, default=0)
+    args = parser.parse_args()
+    model = args.model or fetch_test_model()
+
+    from llama_cpp import Llama
+
+    runtime = RuntimeParams(n_ctx=2048, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+    engine = Engine(model, runtime)
+    llm = Llama(
+        str(model),
+        n_ctx=2048,
+        n_threads=args.threads,
+        n_threads_batch=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        verbose=False,
+    )
+    prompt = engine.render_prompt(QUESTION, None)
+    params = SamplingParams(
+        temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, max_tokens=args.tokens, seed=1234
+    )
+    run_engine(engine, params), run_plain(llm, prompt, params)  # warm-up
+    engine_rates, plain_rates = [], []
+    for _ in range(args.rounds):
+        n, s = run_engine(engine, params)
+        engine_rates.append(n / s)
+        n2, s2 = run_plain(llm, prompt, params)
+        plain_rates.append(n2 / s2)
+    e, p = statistics.median(engine_rates), statistics.median(plain_rates)
+    print(f"model            {model.name}  threads={args.threads}  max_tokens={args.tokens}")
+    print(f"quorum engine    {e:8.1f} tok/s  (median of {args.rounds}; tokens last run {n})")
+    print(f"llama-cpp-python {p:8.1f} tok/s  (median of {args.rounds}; tokens last run {n2})")
+    print(f"ratio engine/plain = {e / p:.3f}  (target >= 0.95)")
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Shared fixtures.
+
+Every test runs with Quorum's folders pointed at a temporary directory and with the
+hub client forced offline unless a test starts its own local hub, so no test can
+touch a user's real files or the network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fetch_test_model import fetch_test_model
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    root = tmp_path / "quorum-home"
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"QUORUM_{name}_DIR", str(root / name.lower()))
+    monkeypatch.setenv("QUORUM_MODELS_DIR", str(root / "models"))
+    monkeypatch.setenv("HF_HOME", str(root / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    yield root
+
+
+@pytest.fixture(scope="session")
+def test_model_path() -> Path:
+    """The real SmolLM2-135M-Instruct GGUF, fetched once into .cache/models."""
+    return fetch_test_model()
