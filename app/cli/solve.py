@@ -13,6 +13,17 @@ from types import FrameType
 from typing import Any
 
 from app.cli import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
+from app.cli.consensus_output import consensus_json, print_consensus_table
+from app.core.consensus_run import (
+    MAX_SAMPLES,
+    MIN_SAMPLES,
+    ConsensusError,
+    ConsensusFinished,
+    ConsensusRequest,
+    ConsensusRunner,
+    ConsensusSample,
+    ConsensusStarted,
+)
 from app.core.engine import (
     CANCELLED,
     ERROR,
@@ -46,6 +57,22 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to a GPU")
     p.add_argument("--no-think", action="store_true", help="turn thinking off where supported")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument(
+        "--samples",
+        "-n",
+        type=int,
+        default=1,
+        help="consensus: ask N times (2 to 512) and measure agreement",
+    )
+    p.add_argument(
+        "--early-stop",
+        nargs="?",
+        const="settled",
+        default="off",
+        choices=["off", "cannot_lose", "settled"],
+        help="consensus: stop once the leader cannot lose or is settled "
+        "(default when given: settled)",
+    )
     p.set_defaults(func=run)
 
 
@@ -109,7 +136,7 @@ def open_engine(args: argparse.Namespace) -> Engine:
 class _CancelOnInterrupt:
     """First Ctrl+C asks the engine to stop cleanly; a second one interrupts Python."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine | ConsensusRunner) -> None:
         self.engine = engine
         self.previous: Any = None
 
@@ -208,11 +235,15 @@ def run(args: argparse.Namespace) -> int:
     question = read_question(args.question)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise CliError("--max-tokens must be at least 1", EXIT_USAGE)
+    if args.samples != 1 and not MIN_SAMPLES <= args.samples <= MAX_SAMPLES:
+        raise CliError(f"--samples must be between {MIN_SAMPLES} and {MAX_SAMPLES}", EXIT_USAGE)
     engine = open_engine(args)
     with engine:
         thinking = not args.no_think
         sampling = sampling_from_args(engine, args, thinking)
         messages = [{"role": "user", "content": question}]
+        if args.samples > 1:
+            return run_consensus(engine, args, messages, sampling, thinking)
         with _CancelOnInterrupt(engine):
             events = engine.generate(messages, sampling, thinking)
             result = final_event(events) if args.json else stream_to_terminal(events)
@@ -224,3 +255,53 @@ def run(args: argparse.Namespace) -> int:
             }
             print(json.dumps(payload, ensure_ascii=False, indent=2))
         return exit_code_for(result)
+
+
+def run_consensus(
+    engine: Engine,
+    args: argparse.Namespace,
+    messages: list[dict[str, str]],
+    sampling: SamplingParams,
+    thinking: bool,
+) -> int:
+    runner = ConsensusRunner(engine)
+    request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
+    progress = sys.stderr.isatty() and not args.json
+    report = None
+    try:
+        with _CancelOnInterrupt(runner):
+            for event in runner.run(request):
+                if isinstance(event, ConsensusStarted):
+                    print(f"quorum: {event.plan.describe()}", file=sys.stderr)
+                elif isinstance(event, ConsensusSample) and progress:
+                    sys.stderr.write(
+                        f"\r{event.stats.n}/{args.samples} samples finished; "
+                        f"leading: {event.stats.majority}   "
+                    )
+                    sys.stderr.flush()
+                elif isinstance(event, ConsensusFinished):
+                    report = event.report
+    except ConsensusError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    if progress:
+        sys.stderr.write("\n")
+    if report is None:
+        raise RuntimeError("consensus ended without a report")
+    if args.json:
+        samples = [{**sample_json(i, r), "group": report.groups.get(i)} for i, r in report.finished]
+        payload = {
+            "model": model_json(engine),
+            "params": params_json(engine, report.sampling, report.thinking),
+            "samples": samples,
+            "consensus": consensus_json(report),
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        print_consensus_table(report)
+    if report.cancelled:
+        print("quorum: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    if report.error:
+        print(f"quorum: error: {report.error}", file=sys.stderr)
+        return EXIT_MODEL
+    return EXIT_OK

@@ -199,8 +199,9 @@ class BatchSampler:
                     )
                     return
                 for i, slot in enumerate(order):
+                    before = slot.tokens
                     reason = self._advance(ctx, slot, i, n_prompt)
-                    tokens_total += 1 if reason != STOP or slot.tokens else 0
+                    tokens_total += slot.tokens - before
                     if reason is None:
                         continue
                     result = slot.result(n_prompt, reason, thinking)
@@ -211,7 +212,10 @@ class BatchSampler:
                     free_seqs.append(slot.seq_id)
                     yield SampleFinished(slot.index, result)
                     if should_stop is not None and should_stop():
+                        # Slots later in this step are dropped unfinished: the decision
+                        # was made on the samples finished so far.
                         stopped_early = True
+                        break
                 if stopped_early:
                     for slot in slots.values():
                         slot.chain.close()
