@@ -181,3 +181,62 @@ def test_ctrl_c_stops_cleanly(test_model_path: Path) -> None:
     assert proc.returncode == 130
     assert time.perf_counter() - started < 5
     assert "cancelled" in err and "Traceback" not in err
+
+
+def test_consensus_json(test_model_path: Path) -> None:
+    out = quorum(
+        "solve",
+        "What is 6 * 7? Answer with a number.",
+        "--model",
+        str(test_model_path),
+        "--samples",
+        "6",
+        "--max-tokens",
+        "32",
+        "--seed",
+        "9",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    consensus = payload["consensus"]
+    for key in (
+        "majority",
+        "agreement",
+        "agreement_ci95",
+        "entropy_bits",
+        "entropy_bits_mm",
+        "distinct",
+        "no_answer",
+        "groups",
+    ):
+        assert key in consensus
+    assert len(consensus["agreement_ci95"]) == 2
+    assert sum(g["count"] for g in consensus["groups"]) == 6
+    assert sorted(i for g in consensus["groups"] for i in g["samples"]) == list(range(6))
+    seeds = [s["seed"] for s in payload["samples"]]
+    assert len(set(seeds)) == 6
+    assert all(s["group"] for s in payload["samples"])
+
+
+def test_consensus_table(test_model_path: Path) -> None:
+    out = quorum(
+        "solve",
+        "What is 6 * 7?",
+        "--model",
+        str(test_model_path),
+        "--samples",
+        "4",
+        "--max-tokens",
+        "24",
+        "--seed",
+        "9",
+        "--early-stop",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Majority:" in out.stdout and "Entropy:" in out.stdout and "█" in out.stdout
+
+
+def test_consensus_sample_count_is_checked(test_model_path: Path) -> None:
+    out = quorum("solve", "hi", "--model", str(test_model_path), "--samples", "600")
+    _assert_one_line_error(out, 2, "between 2 and 512")

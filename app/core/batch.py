@@ -22,7 +22,15 @@ from typing import Any
 import llama_cpp as llama
 
 from app.core.answers import extract_answer
-from app.core.engine import CANCELLED, CONTEXT_FULL, ERROR, LENGTH, STOP, GenerationResult
+from app.core.engine import (
+    CANCELLED,
+    CONTEXT_FULL,
+    ERROR,
+    LENGTH,
+    SLOW_STEP_S,
+    STOP,
+    GenerationResult,
+)
 from app.core.llama_backend import (
     AbortSwitch,
     ContextSpec,
@@ -183,7 +191,7 @@ class BatchSampler:
                 self._load_batch(batch, order)
                 step_started = time.perf_counter()
                 rc = int(llama.llama_decode(ctx, batch))
-                abort.set(time.perf_counter() - step_started > 0.05)
+                abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
                 if rc != 0 or self._cancel.is_set():
                     stop_reason = CANCELLED if rc == 2 or self._cancel.is_set() else ERROR
                     for slot in order:

@@ -43,7 +43,7 @@ ERROR = "error"
 
 # A decode step slower than this gets the abort callback, so cancel stays prompt
 # even on big models; faster steps are cancelled between tokens at no cost.
-_SLOW_STEP_S = 0.05
+SLOW_STEP_S = 0.1
 
 Message = dict[str, str]
 
@@ -278,7 +278,7 @@ class Engine:
                 if rc != 0:
                     reason = CANCELLED if rc == 2 or self._cancel.is_set() else ERROR
                     break
-                self._abort.set(time.perf_counter() - step_started > _SLOW_STEP_S)
+                self._abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
         finally:
             chain.close()
         for channel, text in splitter.feed(decoder.decode(b"", final=True)) + splitter.finish():
