@@ -1,0 +1,312 @@
+"""The main window: question, model, settings, and the reasoning beside the answer.
+
+The window only arranges views and forwards the user's commands to `ChatSession`;
+what is shown comes back through the session's signals. Nothing here blocks: model
+loading and generation run on the inference thread, and errors appear in the banner.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import library
+from app.core.history_records import RunRecord
+from app.ui.answer_view import AnswerView
+from app.ui.banner import Banner
+from app.ui.history_panel import HistoryPanel
+from app.ui.model_picker import ModelChoice, ModelPicker
+from app.ui.run_info import describe_run
+from app.ui.session import ChatSession, SessionError, open_history
+from app.ui.settings_panel import SettingsPanel
+from app.ui.settings_store import WindowSettings
+from app.ui.status_bar import QuorumStatusBar
+from app.ui.trace_view import TraceView
+from app.ui.workers import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: ChatSession | None = None,
+                 settings: WindowSettings | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.setWindowTitle("Quorum")
+        self.setMinimumSize(720, 480)
+        self.window_settings = settings or WindowSettings()
+        history_message = None
+        if session is None:
+            store, history_message = open_history()
+            session = ChatSession(store, parent=self)
+        self.session = session
+        self._closed = False
+        self._build_widgets()
+        self._build_menus()
+        self._connect()
+        self._restore()
+        if history_message:
+            self.banner.show_message(history_message)
+
+    # -- commands ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the model used last time, else the library's default, else explain."""
+        last = self.window_settings.last_model()
+        if last is not None and last.is_file():
+            self.open_model(last)
+            return
+        entry = library.default_model()
+        if entry is not None and entry.path is not None:
+            self.open_model(Path(entry.path), entry.sha256)
+            return
+        self.banner.show_message(
+            "No model yet. Open a GGUF model file with “Open .gguf…” (Ctrl+O).", "info"
+        )
+
+    def open_model(self, path: Path, sha256: str | None = None) -> None:
+        try:
+            self.session.load_model(Path(path), self.settings_panel.runtime(), sha256)
+        except SessionError as exc:
+            self.banner.show_message(str(exc))
+            return
+        self.banner.clear()
+        if not self.model_picker.set_current(Path(path)):
+            self.model_picker.add_file(Path(path))
+        self._update_actions()
+
+    def ask(self) -> None:
+        try:
+            sampling = self.settings_panel.sampling()
+            self.session.ask(self.question.toPlainText(), sampling, self.settings_panel.thinking())
+        except (SessionError, ValueError) as exc:
+            self.question_hint.setText(str(exc))
+            self.question_hint.show()
+            self.question.setFocus()
+            return
+        self.question_hint.hide()
+
+    def stop(self) -> None:
+        self.session.stop()
+
+    def new_conversation(self) -> None:
+        try:
+            self.session.new_conversation()
+        except SessionError as exc:
+            self.banner.show_message(str(exc))
+
+    # -- construction -----------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.banner = Banner()
+        self.model_picker = ModelPicker()
+        self.question = QPlainTextEdit()
+        self.question.setPlaceholderText("Ask a question…  (Ctrl+Enter asks, Esc stops)")
+        self.question.setTabChangesFocus(True)  # Tab leaves the box: keyboard navigation
+        self.question.setAccessibleName("Question")
+        self.question.setMinimumHeight(60)
+        self.question.setMaximumHeight(160)
+        self.question_hint = QLabel("")
+        self.question_hint.setStyleSheet("color: #c0392b;")
+        self.question_hint.hide()
+        self.ask_button = QPushButton("&Ask")
+        self.ask_button.setToolTip("Ask the question (Ctrl+Enter)")
+        self.stop_button = QPushButton("&Stop")
+        self.stop_button.setToolTip("Stop the answer (Esc)")
+        self.new_button = QPushButton("&New conversation")
+        self.new_button.setToolTip("Forget the earlier questions (Ctrl+N)")
+        self.turn_label = QLabel("")
+        buttons = QHBoxLayout()
+        for widget in (self.ask_button, self.stop_button, self.new_button):
+            buttons.addWidget(widget)
+        buttons.addWidget(self.turn_label, 1)
+
+        self.trace_view = TraceView(self.session)
+        self.answer_view = AnswerView(self.session)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.trace_view)
+        self.splitter.addWidget(self.answer_view)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([400, 600])
+        self._expanded_sizes: list[int] = []
+        self.run_info = QLabel("")
+        self.run_info.setTextFormat(Qt.TextFormat.PlainText)
+        self.run_info.setWordWrap(True)
+        self.run_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.model_picker)
+        layout.addWidget(self.question)
+        layout.addWidget(self.question_hint)
+        layout.addLayout(buttons)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.run_info)
+        self.setCentralWidget(central)
+
+        self.settings_panel = SettingsPanel()
+        self.settings_dock = self._dock("Settings", "settings", self.settings_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
+        self.history_panel = HistoryPanel(self.session)
+        self.history_dock = self._dock("History", "history", self.history_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
+        self.setStatusBar(QuorumStatusBar(self.session))
+        order = [self.model_picker.combo, self.model_picker.open_button, self.question,
+                 self.ask_button, self.stop_button, self.new_button, self.trace_view.text,
+                 self.answer_view.browser]  # fmt: skip
+        for first, second in itertools.pairwise(order):
+            QWidget.setTabOrder(first, second)
+
+    def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{name}_dock")  # saveState() needs object names
+        dock.setWidget(widget)
+        return dock
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open model file…", QKeySequence.StandardKey.Open,
+                     self.model_picker.open_file)  # fmt: skip
+        self._action(file_menu, "&New conversation", QKeySequence.StandardKey.New,
+                     self.new_conversation)  # fmt: skip
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        for dock, key in ((self.settings_dock, "Ctrl+,"), (self.history_dock, "Ctrl+H")):
+            toggle = dock.toggleViewAction()
+            toggle.setShortcut(QKeySequence(key))
+            view_menu.addAction(toggle)
+        self._action(view_menu, "Focus the &question", QKeySequence("Ctrl+L"),
+                     self.question.setFocus)  # fmt: skip
+        self._action(view_menu, "&Search the history", QKeySequence.StandardKey.Find,
+                     self._on_search_requested)  # fmt: skip
+        for key in ("Ctrl+Return", "Ctrl+Enter"):  # Enter is the keypad key
+            QShortcut(QKeySequence(key), self, self.ask)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
+
+    def _action(self, menu: QMenu, text: str, shortcut: QKeySequence | QKeySequence.StandardKey,
+                slot: Callable[[], object]) -> QAction:  # fmt: skip
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _connect(self) -> None:
+        self.ask_button.clicked.connect(self.ask)
+        self.stop_button.clicked.connect(self.stop)
+        self.new_button.clicked.connect(self.new_conversation)
+        self.question.textChanged.connect(self._on_question_edited)
+        self.model_picker.model_chosen.connect(self._on_model_chosen)
+        self.model_picker.message_posted.connect(self.banner.show_message)
+        self.history_panel.message_posted.connect(self._on_history_message)
+        self.settings_panel.reload_requested.connect(self._on_reload_requested)
+        self.trace_view.toggle.toggled.connect(self._on_trace_toggled)
+        session = self.session
+        session.model_loaded.connect(self._on_model_loaded)
+        session.model_failed.connect(self._on_model_failed)
+        session.history_failed.connect(self.banner.show_message)
+        for signal in (session.model_loading, session.run_started, session.run_finished,
+                       session.conversation_reset, session.run_opened):  # fmt: skip
+            signal.connect(self._update_actions)
+        session.run_finished.connect(self._on_run_shown)
+        session.run_opened.connect(self._on_run_opened)
+        session.run_started.connect(self._on_run_started)
+        self._update_actions()
+
+    # -- slots --------------------------------------------------------------------------
+    def _on_trace_toggled(self, expanded: bool) -> None:
+        # A collapsed trace pane shrinks to its header so the answer gets the width.
+        if expanded and self._expanded_sizes:
+            self.splitter.setSizes(self._expanded_sizes)
+        elif not expanded:
+            self._expanded_sizes = self.splitter.sizes()
+            total = sum(self._expanded_sizes)
+            narrow = self.trace_view.minimumSizeHint().width()
+            self.splitter.setSizes([narrow, max(0, total - narrow)])
+
+    def _on_search_requested(self) -> None:
+        self.history_dock.show()
+        self.history_panel.search.setFocus()
+
+    def _on_model_chosen(self, choice: ModelChoice) -> None:
+        self.open_model(choice.path, choice.sha256)
+
+    def _on_reload_requested(self) -> None:
+        current = self.session.model.path if self.session.model else None
+        if current is not None:
+            self.open_model(current)
+
+    def _on_model_loaded(self, model: LoadedModel) -> None:
+        self.settings_panel.show_model(model)
+        self.window_settings.set_last_model(model.path)
+        self.setWindowTitle(f"Quorum — {model.display_name}")
+        self._update_actions()
+
+    def _on_model_failed(self, message: str) -> None:
+        self.settings_panel.show_model(None)
+        self.banner.show_message(f"The model could not be loaded. {message}")
+        self.setWindowTitle("Quorum")
+        self._update_actions()
+
+    def _on_history_message(self, message: str) -> None:
+        level = "info" if message.startswith("Exported") else "error"
+        self.banner.show_message(message, level)
+
+    def _on_question_edited(self) -> None:
+        if self.question.toPlainText().strip():
+            self.question_hint.hide()
+
+    def _on_run_started(self, record: RunRecord) -> None:
+        self.run_info.setText(f"Asking {record.model_name}…")
+
+    def _on_run_shown(self, record: RunRecord) -> None:
+        self.run_info.setText(describe_run(record))
+        if record.error:
+            self.banner.show_message(record.error)
+
+    def _on_run_opened(self, record: RunRecord) -> None:
+        self.question.setPlainText(record.question)
+        self._on_run_shown(record)
+
+    def _update_actions(self, *_args: object) -> None:
+        session = self.session
+        ready = session.model is not None and not session.loading
+        self.ask_button.setEnabled(ready and not session.busy)
+        self.stop_button.setEnabled(session.busy)
+        self.new_button.setEnabled(not session.busy)
+        self.model_picker.setEnabled(not session.busy)
+        turns = len(session.turns)
+        earlier = "1 earlier turn goes" if turns == 1 else f"{turns} earlier turns go"
+        self.turn_label.setText(f"Follow-up: {earlier} with your question" if turns else "")
+
+    # -- persistence and shutdown -----------------------------------------------------------
+    def _restore(self) -> None:
+        self.settings_panel.restore(self.window_settings.panel_state())
+        self.window_settings.restore_layout(self, self.splitter)
+
+    def _save(self) -> None:
+        self.window_settings.set_panel_state(self.settings_panel.state())
+        self.window_settings.save_layout(self, self.splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self._save()
+            self.session.shutdown()  # cancels a run, records it, ends the thread
+        event.accept()
