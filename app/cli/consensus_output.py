@@ -1,44 +1,13 @@
-"""How ``quorum solve --samples N`` shows a consensus run: JSON or a readable table."""
+"""How ``quorum solve --samples N`` shows a consensus run as a readable table."""
 
 from __future__ import annotations
 
 import statistics
 import sys
-from typing import Any
 
 from app.core.consensus_run import ConsensusReport
 
 BAR_WIDTH = 30
-
-
-def consensus_json(report: ConsensusReport) -> dict[str, Any]:
-    stats = report.stats
-    return {
-        "majority": stats.majority,
-        "majority_is_no_answer": stats.majority_is_no_answer,
-        "agreement": stats.agreement,
-        "agreement_ci95": list(stats.agreement_ci95),
-        "entropy_bits": stats.entropy_bits,
-        "entropy_bits_mm": stats.entropy_bits_mm,
-        "distinct": stats.distinct,
-        "no_answer": stats.no_answer,
-        "n": stats.n,
-        "requested": len(report.samples),
-        "groups": [
-            {"answer": label, "count": count, "samples": members}
-            for label, count, members in stats.groups
-        ],
-        "deterministic": stats.deterministic,
-        "note": stats.note,
-        "stopped_early": report.stopped_early,
-        "early_stop_reason": report.early_stop_reason,
-        "samples_saved": report.saved,
-        "cancelled": report.cancelled,
-        "seconds": round(report.seconds, 3),
-        "tokens": report.tokens,
-        "parallel": report.plan.parallel,
-        "kv_cache_bytes": report.plan.kv_bytes,
-    }
 
 
 def _bar(share: float) -> str:

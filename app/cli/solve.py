@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any
 
 from app.cli import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
-from app.cli.consensus_output import consensus_json, print_consensus_table
+from app.cli.consensus_output import print_consensus_table
 from app.core.consensus_run import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -24,6 +24,7 @@ from app.core.consensus_run import (
     ConsensusSample,
     ConsensusStarted,
 )
+from app.core.consensus_summary import consensus_json
 from app.core.engine import (
     CANCELLED,
     ERROR,

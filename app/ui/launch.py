@@ -79,7 +79,11 @@ def apply_theme(app: QApplication, theme: str | None) -> None:
 
 
 def setup_logging() -> Path | None:
+    # The terminal gets warnings only (llama.cpp logs every tensor at INFO); the log
+    # file in the data folder keeps the detail for bug reports.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)
     try:
         path = data_dir() / LOG_FILENAME
         handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
