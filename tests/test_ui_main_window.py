@@ -26,24 +26,31 @@ LOAD_TIMEOUT_MS = 30_000
 RUN_TIMEOUT_MS = 30_000
 
 
-def python_threads() -> list[threading.Thread]:
-    """Real Python threads other than the main one (dummy entries are Qt threads seen once)."""
+def python_threads(before: set[threading.Thread] | None = None) -> list[threading.Thread]:
+    """Real Python threads started since ``before`` (dummy entries are Qt threads seen once).
+
+    Library daemons started by earlier tests in the same process (tqdm's monitor, the
+    maths helper's reader) are not this window's threads.
+    """
     return [
         t
         for t in threading.enumerate()
-        if t is not threading.main_thread() and not isinstance(t, threading._DummyThread)
+        if t is not threading.main_thread()
+        and not isinstance(t, threading._DummyThread)
+        and t not in (before or set())
     ]
 
 
 @pytest.fixture
 def bare_window(qtbot: QtBot) -> Iterator[MainWindow]:
+    threads_before = set(threading.enumerate())
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
     yield window
     window.close()
     assert not window.session.inference.qthread.isRunning()
-    assert python_threads() == []
+    assert python_threads(threads_before) == []
 
 
 @pytest.fixture
@@ -232,6 +239,7 @@ def test_a_good_model_after_a_broken_one(
 def test_closing_mid_run_leaves_no_thread_and_records_the_run(
     window: MainWindow, qtbot: QtBot
 ) -> None:
+    threads_before = {t for t in threading.enumerate() if t.daemon}
     window.settings_panel.spins["max_tokens"].setValue(4000)
     window.question.setPlainText(LONG)
     with qtbot.waitSignal(window.session.progress_made, timeout=RUN_TIMEOUT_MS):
@@ -239,7 +247,7 @@ def test_closing_mid_run_leaves_no_thread_and_records_the_run(
     db_path = window.session.store.path
     window.close()
     assert window.session.inference.qthread.isFinished()
-    assert python_threads() == []
+    assert python_threads(threads_before) == []
     with HistoryStore(db_path) as store:
         runs = store.list_runs()
         assert [r.status for r in runs] == [CANCELLED]
