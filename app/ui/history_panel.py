@@ -1,4 +1,8 @@
-"""The history sidebar: past runs, newest first, with search, reopen, delete and export."""
+"""The history sidebar: past runs, newest first, with search, reopen, delete and export.
+
+A consensus run exports as its full report (JSON, Markdown and the chart PNG) whichever
+export button is used: its one Markdown or JSON file alone would leave out the chart.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.consensus_record import is_consensus_record, record_to_report_data
 from app.core.export import export_json, export_markdown
-from app.core.history_records import RunSummary
+from app.core.history_records import RunRecord, RunSummary
 from app.core.store import HistoryError
+from app.ui.consensus_export import export_consensus
 from app.ui.session import ChatSession, SessionError
 
 log = logging.getLogger(__name__)
@@ -163,6 +169,9 @@ class HistoryPanel(QWidget):
         except HistoryError as exc:
             self.message_posted.emit(str(exc))
             return
+        if is_consensus_record(run):
+            self._export_consensus(run_id, run)
+            return
         suggested = str(Path.home() / export_filename(run.question, run_id, suffix))
         chosen, _ = QFileDialog.getSaveFileName(self, "Export run", suggested, file_filter)
         if not chosen:
@@ -176,3 +185,16 @@ class HistoryPanel(QWidget):
             self.message_posted.emit(f"Could not write {path}: {exc.strerror or exc}")
             return
         self.message_posted.emit(f"Exported run {run_id} to {path}")
+
+    def _export_consensus(self, run_id: int, run: RunRecord) -> None:
+        try:
+            data = record_to_report_data(run)
+        except ValueError as exc:
+            self.message_posted.emit(f"Could not export run {run_id}: {exc}")
+            return
+        files = export_consensus(self, data)  # asks where; shows its own write errors
+        if files is not None:
+            self.message_posted.emit(
+                f"Exported run {run_id} to {files.json}, {files.markdown.name} "
+                f"and {files.chart.name}"
+            )

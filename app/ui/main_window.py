@@ -3,6 +3,8 @@
 The window only arranges views and forwards the user's commands to `ChatSession`;
 what is shown comes back through the session's signals. Nothing here blocks: model
 loading and generation run on the inference thread, and errors appear in the banner.
+With consensus on, Ask runs N samples; the consensus panel above the panes and its
+wiring live in app.ui.consensus_controller.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -31,6 +34,9 @@ from app.core import library
 from app.core.history_records import RunRecord
 from app.ui.answer_view import AnswerView
 from app.ui.banner import Banner
+from app.ui.consensus_controller import ConsensusController
+from app.ui.consensus_options import ConsensusOptions
+from app.ui.consensus_view import ConsensusView
 from app.ui.history_panel import HistoryPanel
 from app.ui.model_picker import ModelChoice, ModelPicker
 from app.ui.run_info import describe_run
@@ -91,9 +97,14 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def ask(self) -> None:
+        question, options = self.question.toPlainText(), self.consensus_options
         try:
-            sampling = self.settings_panel.sampling()
-            self.session.ask(self.question.toPlainText(), sampling, self.settings_panel.thinking())
+            sampling, thinking = self.settings_panel.sampling(), self.settings_panel.thinking()
+            if options.enabled():
+                self.session.ask_consensus(question, sampling, thinking, options.samples(),
+                                           options.early_stop())  # fmt: skip
+            else:
+                self.session.ask(question, sampling, thinking)
         except (SessionError, ValueError) as exc:
             self.question_hint.setText(str(exc))
             self.question_hint.show()
@@ -130,8 +141,11 @@ class MainWindow(QMainWindow):
         self.new_button = QPushButton("&New conversation")
         self.new_button.setToolTip("Forget the earlier questions (Ctrl+N)")
         self.turn_label = QLabel("")
+        # Clipped rather than squeezing the buttons beside it; the tooltip has it all.
+        self.turn_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.consensus_options = ConsensusOptions()
         buttons = QHBoxLayout()
-        for widget in (self.ask_button, self.stop_button, self.new_button):
+        for widget in (self.ask_button, self.consensus_options, self.stop_button, self.new_button):
             buttons.addWidget(widget)
         buttons.addWidget(self.turn_label, 1)
 
@@ -143,6 +157,12 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([400, 600])
         self._expanded_sizes: list[int] = []
+        self.consensus_view = ConsensusView()
+        self.panes = QSplitter(Qt.Orientation.Vertical)  # the consensus panel above the panes
+        self.panes.addWidget(self.consensus_view)
+        self.panes.addWidget(self.splitter)
+        self.panes.setChildrenCollapsible(False)
+        self.panes.setSizes([300, 400])
         self.run_info = QLabel("")
         self.run_info.setTextFormat(Qt.TextFormat.PlainText)
         self.run_info.setWordWrap(True)
@@ -155,7 +175,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.question)
         layout.addWidget(self.question_hint)
         layout.addLayout(buttons)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.panes, 1)
         layout.addWidget(self.run_info)
         self.setCentralWidget(central)
 
@@ -166,9 +186,11 @@ class MainWindow(QMainWindow):
         self.history_dock = self._dock("History", "history", self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         self.setStatusBar(QuorumStatusBar(self.session))
+        options = self.consensus_options
         order = [self.model_picker.combo, self.model_picker.open_button, self.question,
-                 self.ask_button, self.stop_button, self.new_button, self.trace_view.text,
-                 self.answer_view.browser]  # fmt: skip
+                 self.ask_button, options.enabled_box, options.samples_spin,
+                 options.early_stop_combo, self.stop_button, self.new_button,
+                 self.trace_view.text, self.answer_view.browser]  # fmt: skip
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
 
@@ -227,6 +249,13 @@ class MainWindow(QMainWindow):
         session.run_finished.connect(self._on_run_shown)
         session.run_opened.connect(self._on_run_opened)
         session.run_started.connect(self._on_run_started)
+        for signal in (session.consensus.requested, session.consensus.refused):
+            signal.connect(self._update_actions)
+        # Built after the trace and answer views so its slots run after theirs.
+        self.consensus = ConsensusController(
+            session, self.consensus_options, self.consensus_view, self.trace_view,
+            self.answer_view, self.banner, self.run_info, parent=self,
+        )  # fmt: skip
         self._update_actions()
 
     # -- slots --------------------------------------------------------------------------
@@ -291,17 +320,22 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(session.busy)
         self.new_button.setEnabled(not session.busy)
         self.model_picker.setEnabled(not session.busy)
+        self.consensus_options.setEnabled(not session.busy)
         turns = len(session.turns)
         earlier = "1 earlier turn goes" if turns == 1 else f"{turns} earlier turns go"
         self.turn_label.setText(f"Follow-up: {earlier} with your question" if turns else "")
+        self.turn_label.setToolTip(self.turn_label.text())
 
     # -- persistence and shutdown -----------------------------------------------------------
     def _restore(self) -> None:
-        self.settings_panel.restore(self.window_settings.panel_state())
+        state = self.window_settings.panel_state()
+        self.settings_panel.restore(state)
+        self.consensus_options.restore(state.get("consensus") or {})
         self.window_settings.restore_layout(self, self.splitter)
 
     def _save(self) -> None:
-        self.window_settings.set_panel_state(self.settings_panel.state())
+        state = {**self.settings_panel.state(), "consensus": self.consensus_options.state()}
+        self.window_settings.set_panel_state(state)
         self.window_settings.save_layout(self, self.splitter)
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -8,7 +8,9 @@ beyond what these signals tell them.
 
 Follow-up questions are sent with the earlier turns' questions and answers but never
 their reasoning: reasoning models are trained without it in the history, and it would
-fill the context window.
+fill the context window. After a consensus turn the answer sent is the majority's: the
+answer of the first sample in the largest group. Consensus runs themselves are asked and
+recorded by `ConsensusSession` (``session.consensus``), through the same run lifecycle.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast, get_args
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
+from app.core.consensus import StopMode
+from app.core.consensus_run import MAX_SAMPLES, MIN_SAMPLES
 from app.core.engine import CANCELLED, CONTEXT_FULL, LENGTH, STOP, GenerationResult, Message
 from app.core.history_records import CANCELLED as RUN_CANCELLED
 from app.core.history_records import DONE, ERROR, RunRecord, SampleRecord
 from app.core.paths import cache_dir
 from app.core.sampling import RuntimeParams, SamplingParams
 from app.core.store import CorruptHistoryError, HistoryError, HistoryStore, quarantine
+from app.ui.consensus_session import ConsensusSession
 from app.ui.workers import InferenceThread, LoadedModel
 
 log = logging.getLogger(__name__)
@@ -47,12 +53,28 @@ class RunProgress:
     tokens_per_second: float
 
 
+def majority_sample(record: RunRecord) -> SampleRecord | None:
+    """The sample that answers for the run: a consensus run's first sample in its largest
+    group (its saved groups are ranked, leader first), else the only sample."""
+    if not record.samples:
+        return None
+    groups = record.consensus.get("groups") if isinstance(record.consensus, dict) else None
+    leader = groups[0] if isinstance(groups, list) and groups else None
+    members = leader.get("samples") if isinstance(leader, dict) else None
+    by_index = {sample.index: sample for sample in record.samples}
+    for index in members if isinstance(members, list) else []:
+        if index in by_index:
+            return by_index[index]
+    return record.samples[0]
+
+
 def messages_for(turns: list[RunRecord], question: str) -> list[Message]:
     """The chat so far (questions and answers only, no reasoning) plus the new question."""
     messages: list[Message] = []
     for turn in turns:
+        sample = majority_sample(turn)
         messages += [{"role": "user", "content": turn.question},
-                     {"role": "assistant", "content": turn.answer}]  # fmt: skip
+                     {"role": "assistant", "content": sample.answer if sample else ""}]  # fmt: skip
     return [*messages, {"role": "user", "content": question}]
 
 
@@ -131,10 +153,16 @@ class ChatSession(QObject):
         worker.model_failed.connect(self._on_model_failed)
         worker.chunk_received.connect(self._on_chunk_received)
         worker.run_finished.connect(self._on_run_finished)
+        self.consensus = ConsensusSession(self)
 
     @property
     def busy(self) -> bool:
-        return self._run is not None
+        return self._run is not None or self.consensus.pending
+
+    @property
+    def current_run(self) -> RunRecord | None:
+        """The run being recorded now (begun in the history), if any."""
+        return self._run
 
     @property
     def turns(self) -> list[RunRecord]:
@@ -149,6 +177,31 @@ class ChatSession(QObject):
         self.inference.load_model(Path(path), runtime)
 
     def ask(self, question: str, sampling: SamplingParams, thinking: bool) -> RunRecord:
+        record = self.new_record(question, sampling, thinking)
+        self._clock = _RunClock()
+        self.begin_recorded_run(record)
+        messages = messages_for(self._turns, record.question)
+        self.inference.generate(messages, sampling, record.params["thinking"])
+        return record
+
+    def ask_consensus(self, question: str, sampling: SamplingParams, thinking: bool,
+                      samples: int, early_stop: str = "off") -> RunRecord:  # fmt: skip
+        """Ask N times. The run is recorded once the worker knows its memory plan, else
+        consensus.refused says why it cannot start. Raises SessionError."""
+        if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
+            raise SessionError(f"Consensus takes {MIN_SAMPLES} to {MAX_SAMPLES} samples.")
+        if early_stop not in get_args(StopMode):
+            raise SessionError(f"Unknown early-stop choice {early_stop!r}.")
+        sampling = sampling.with_seed()  # recorded now: every sample's seed derives from it
+        record = self.new_record(question, sampling, thinking, samples=samples,
+                                 early_stop=early_stop)  # fmt: skip
+        messages = messages_for(self._turns, record.question)
+        self.consensus.start(record, messages, sampling, samples, cast(StopMode, early_stop))
+        return record
+
+    def new_record(self, question: str, sampling: SamplingParams, thinking: bool,
+                   **params: object) -> RunRecord:  # fmt: skip
+        """A run about to be asked, or SessionError (a message for the user) if it can't be."""
         question = question.strip()
         if not question:
             raise SessionError("Type a question first.")
@@ -159,15 +212,18 @@ class ChatSession(QObject):
         if self.model is None:
             raise SessionError("No model is loaded yet: open a model first.")
         model = self.model
-        toggle = thinking if model.supports_thinking else None
         runtime = model.runtime
-        params = {**sampling.to_dict(), "thinking": toggle, "n_ctx": model.n_ctx,
-                  "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers}  # fmt: skip
-        record = RunRecord(
+        toggle = thinking if model.supports_thinking else None
+        return RunRecord(
             id=None, conversation_id=self._conversation_id, turn=0, created_at=time.time(),
             question=question, model_name=model.display_name, model_path=str(model.path),
-            model_sha256=self._model_sha256, params=params,
+            model_sha256=self._model_sha256,
+            params={**sampling.to_dict(), "thinking": toggle, "n_ctx": model.n_ctx,
+                    "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers, **params},
         )  # fmt: skip
+
+    def begin_recorded_run(self, record: RunRecord) -> None:
+        """Record the run as running (a failed write is reported, the run goes on)."""
         try:
             self.store.begin_run(record)
             self._conversation_id = record.conversation_id
@@ -175,10 +231,21 @@ class ChatSession(QObject):
             log.warning("could not record the run: %s", exc)
             self.history_failed.emit(str(exc))
         self._run = record
-        self._clock = _RunClock()
         self.run_started.emit(record)
-        self.inference.generate(messages_for(self._turns, question), sampling, toggle)
-        return record
+
+    def end_recorded_run(self, record: RunRecord) -> None:
+        """Store the run's outcome; a done run becomes a turn follow-ups build on."""
+        try:
+            self.store.finish_run(record)
+            self._conversation_id = record.conversation_id or self._conversation_id
+        except HistoryError as exc:
+            log.warning("could not record the run's outcome: %s", exc)
+            self.history_failed.emit(str(exc))
+        self._run = None
+        if record.status == DONE:
+            self._turns.append(replace(record))
+        self.run_finished.emit(record)
+        self.history_changed.emit()
 
     def stop(self) -> None:
         if self.busy:
@@ -207,7 +274,10 @@ class ChatSession(QObject):
         self.inference.shutdown()
         if self.busy:  # the worker's last word may still be queued for us
             QCoreApplication.sendPostedEvents(self)
-        if self.busy and self._run is not None:
+            QCoreApplication.sendPostedEvents(self.consensus)
+        if self._run is not None and self.consensus.running:
+            self.consensus.close_unreported()
+        elif self._run is not None:
             self._finish(self._run, self._clock.trace, self._clock.answer, None)
         self.store.close()
 
@@ -273,13 +343,4 @@ class ChatSession(QObject):
             extracted_rule=extracted.rule if extracted else None,
             tokens=tokens, seconds=seconds, finish_reason=reason,
         )]  # fmt: skip
-        try:
-            self.store.finish_run(record)
-        except HistoryError as exc:
-            log.warning("could not record the run's outcome: %s", exc)
-            self.history_failed.emit(str(exc))
-        self._run = None
-        if record.status == DONE:
-            self._turns.append(replace(record))
-        self.run_finished.emit(record)
-        self.history_changed.emit()
+        self.end_recorded_run(record)

@@ -10,6 +10,11 @@ would queue thousands of events for the GUI, so text is accumulated per channel 
 emitted at most every ``flush_interval_s`` (30 ms): the generator loop blocks the
 worker's own event loop, so the batching is a time check per token, not a timer. A
 slow model's tokens are each more than 30 ms apart, so they still show at once.
+
+A consensus run (`generate_consensus`) runs on the same thread, through ConsensusRunner:
+its memory plan is computed first (a request it cannot serve is refused before anything
+starts), its samples are reported as they finish, its progress at the same 30 ms pace,
+and its report data is built here too, since that may hash a multi-GB model file.
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from app.core.consensus_run import (
+    ConsensusError,
+    ConsensusFinished,
+    ConsensusProgress,
+    ConsensusReport,
+    ConsensusRunner,
+    ConsensusSample,
+    ConsensusStarted,
+)
 from app.core.engine import (
     CANCELLED,
     ERROR,
@@ -36,11 +50,13 @@ from app.core.engine import (
 from app.core.gguf import GGUFInfo
 from app.core.reasoning import Channel
 from app.core.sampling import RuntimeParams, SamplingParams
+from app.ui.consensus_job import ConsensusJob, ConsensusSoFar, ProgressThrottle, report_data
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.03
 SHUTDOWN_TIMEOUT_MS = 60_000  # a big model still loading must finish before we can free it
+STOPPED_BEFORE_START = "Stopped before the consensus run started; nothing was recorded."
 
 
 @dataclass(frozen=True)
@@ -87,13 +103,21 @@ class InferenceWorker(QObject):
     prompt_evaluated = Signal(int, float)  # prompt tokens, seconds
     chunk_received = Signal(str, str, int)  # new trace text, new answer text, tokens so far
     run_finished = Signal(object)  # GenerationResult
+    consensus_planned = Signal(object)  # ConsensusPlan: the run starts right after
+    consensus_refused = Signal(str)  # it cannot start (a message for the user); nothing ran
+    consensus_started = Signal(object)  # ConsensusStarted
+    consensus_sampled = Signal(object)  # ConsensusSample
+    consensus_progressed = Signal(object)  # ConsensusProgress, at most every flush interval
+    consensus_finished = Signal(object, object)  # ConsensusReport, report data (None: failed)
 
     def __init__(self, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
         super().__init__()
         self.flush_interval_s = flush_interval_s
         self._engine: Engine | None = None
-        self._engine_lock = threading.Lock()  # guards the reference, for cancel()
+        self._engine_lock = threading.Lock()  # guards the references, for cancel()
+        self._runner: ConsensusRunner | None = None
         self._stop = threading.Event()
+        self._closing = threading.Event()  # the app is quitting: don't hash the model now
 
     def cancel(self) -> None:
         """Stop the current run (any thread). Also stops a run requested but not begun."""
@@ -101,6 +125,13 @@ class InferenceWorker(QObject):
         with self._engine_lock:
             if self._engine is not None:
                 self._engine.cancel()
+            if self._runner is not None:
+                self._runner.cancel()
+
+    def close_soon(self) -> None:
+        """The app is closing (any thread): cancel, and keep the last report quick."""
+        self._closing.set()
+        self.cancel()
 
     def arm(self) -> None:
         """Clear an earlier stop; called by the GUI just before it requests a run."""
@@ -179,6 +210,60 @@ class InferenceWorker(QObject):
                 return event.result
         raise RuntimeError("the engine stopped without a result")
 
+    @Slot(object)
+    def generate_consensus(self, job: ConsensusJob) -> None:
+        engine = self._engine
+        if engine is None:
+            self.consensus_refused.emit("No model is loaded.")
+            return
+        runner = ConsensusRunner(engine)
+        try:
+            _tokens, plan, _opens_trace = runner.prepare(job.request)
+        except ConsensusError as exc:
+            self.consensus_refused.emit(f"Consensus cannot start: {exc}.")
+            return
+        except Exception as exc:  # e.g. a chat template that fails to render
+            log.exception("planning the consensus run failed")
+            self.consensus_refused.emit(f"Consensus cannot start: {exc or type(exc).__name__}")
+            return
+        if self._stop.is_set():  # Stop was pressed while the run was being planned
+            self.consensus_refused.emit(STOPPED_BEFORE_START)
+            return
+        self.consensus_planned.emit(plan)
+        with self._engine_lock:
+            self._runner = runner
+        try:
+            thinking = job.request.thinking if engine.supports_thinking else None
+            report = self._run_consensus(runner, job, ConsensusSoFar(job.request, plan, thinking))
+        finally:
+            with self._engine_lock:
+                self._runner = None
+        data = report_data(engine, job, report, hash_model=not self._closing.is_set())
+        self.consensus_finished.emit(report, data)
+
+    def _run_consensus(
+        self, runner: ConsensusRunner, job: ConsensusJob, so_far: ConsensusSoFar
+    ) -> ConsensusReport:
+        throttle = ProgressThrottle(self.flush_interval_s)
+        try:
+            for event in runner.run(job.request):
+                if self._stop.is_set():
+                    runner.cancel()  # the sampler clears a cancel that came before it started
+                so_far.add(event)
+                if isinstance(event, ConsensusStarted):
+                    self.consensus_started.emit(event)
+                elif isinstance(event, ConsensusSample):
+                    self.consensus_sampled.emit(event)
+                elif isinstance(event, ConsensusProgress):
+                    if throttle.due():
+                        self.consensus_progressed.emit(event)
+                elif isinstance(event, ConsensusFinished):
+                    return event.report
+            raise RuntimeError("the consensus run stopped without a report")
+        except Exception as exc:  # keep the finished samples; the run is saved as an error
+            log.exception("the consensus run failed")
+            return so_far.report(str(exc) or type(exc).__name__)
+
     @Slot()
     def shut_down(self) -> None:
         """Free the model and end the thread (queued after any run in progress)."""
@@ -202,6 +287,7 @@ class InferenceThread(QObject):
 
     _load_requested = Signal(object, object)
     _generate_requested = Signal(object)
+    _consensus_requested = Signal(object)
     _shutdown_requested = Signal()
 
     def __init__(self, parent: QObject | None = None,
@@ -214,6 +300,7 @@ class InferenceThread(QObject):
         # Cross-thread connections are queued: the slots run on the inference thread.
         self._load_requested.connect(self.worker.load)
         self._generate_requested.connect(self.worker.generate)
+        self._consensus_requested.connect(self.worker.generate_consensus)
         self._shutdown_requested.connect(self.worker.shut_down)
         self._thread.start()
         self._running = True
@@ -230,6 +317,14 @@ class InferenceThread(QObject):
         self.worker.arm()
         self._generate_requested.emit(GenerationRequest(list(messages), sampling, thinking))
 
+    def generate_consensus(self, job: ConsensusJob) -> None:
+        if job.request.sampling.seed is None:  # seeded here so the job knows every seed
+            job = replace(
+                job, request=replace(job.request, sampling=job.request.sampling.with_seed())
+            )
+        self.worker.arm()
+        self._consensus_requested.emit(job)
+
     def stop(self) -> None:
         self.worker.cancel()
 
@@ -238,7 +333,7 @@ class InferenceThread(QObject):
         if not self._running:
             return True
         self._running = False
-        self.worker.cancel()
+        self.worker.close_soon()
         self._shutdown_requested.emit()
         finished = self._thread.wait(timeout_ms)
         if not finished:
