@@ -4,13 +4,14 @@ The window only arranges views and forwards the user's commands to `ChatSession`
 what is shown comes back through the session's signals. Nothing here blocks: model
 loading and generation run on the inference thread, and errors appear in the banner.
 With consensus on, Ask runs N samples; the consensus panel above the panes and its
-wiring live in app.ui.consensus_controller.
+wiring live in app.ui.consensus_controller. Opening models, the first-run panel (shown
+in place of the question and answer while no model is on disk), the model manager and
+the demo-model notice live in app.ui.model_controller.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,11 +27,11 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.core import library
 from app.core.history_records import RunRecord
 from app.ui.answer_view import AnswerView
 from app.ui.banner import Banner
@@ -38,16 +39,14 @@ from app.ui.consensus_controller import ConsensusController
 from app.ui.consensus_options import ConsensusOptions
 from app.ui.consensus_view import ConsensusView
 from app.ui.history_panel import HistoryPanel
-from app.ui.model_picker import ModelChoice, ModelPicker
+from app.ui.model_controller import DemoNotice, ModelController
+from app.ui.model_picker import ModelPicker
 from app.ui.run_info import describe_run
 from app.ui.session import ChatSession, SessionError, open_history
 from app.ui.settings_panel import SettingsPanel
 from app.ui.settings_store import WindowSettings
 from app.ui.status_bar import QuorumStatusBar
 from app.ui.trace_view import TraceView
-from app.ui.workers import LoadedModel
-
-log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
@@ -64,37 +63,19 @@ class MainWindow(QMainWindow):
         self.session = session
         self._closed = False
         self._build_widgets()
-        self._build_menus()
         self._connect()
+        self._build_menus()
         self._restore()
         if history_message:
             self.banner.show_message(history_message)
 
     # -- commands ---------------------------------------------------------------------
     def start(self) -> None:
-        """Load the model used last time, else the library's default, else explain."""
-        last = self.window_settings.last_model()
-        if last is not None and last.is_file():
-            self.open_model(last)
-            return
-        entry = library.default_model()
-        if entry is not None and entry.path is not None:
-            self.open_model(Path(entry.path), entry.sha256)
-            return
-        self.banner.show_message(
-            "No model yet. Open a GGUF model file with “Open .gguf…” (Ctrl+O).", "info"
-        )
+        """Load the model used last time, else the library's default, else offer one."""
+        self.models.start()
 
     def open_model(self, path: Path, sha256: str | None = None) -> None:
-        try:
-            self.session.load_model(Path(path), self.settings_panel.runtime(), sha256)
-        except SessionError as exc:
-            self.banner.show_message(str(exc))
-            return
-        self.banner.clear()
-        if not self.model_picker.set_current(Path(path)):
-            self.model_picker.add_file(Path(path))
-        self._update_actions()
+        self.models.open_model(path, sha256)
 
     def ask(self) -> None:
         question, options = self.question.toPlainText(), self.consensus_options
@@ -168,15 +149,22 @@ class MainWindow(QMainWindow):
         self.run_info.setWordWrap(True)
         self.run_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        self.questions_page = QWidget()
+        page = QVBoxLayout(self.questions_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        for part in (self.model_picker, self.question, self.question_hint):
+            page.addWidget(part)
+        page.addLayout(buttons)
+        page.addWidget(self.panes, 1)
+        page.addWidget(self.run_info)
+        self.views = QStackedWidget()  # the questions, or the first-run page in their place
+        self.views.addWidget(self.questions_page)
+        self.demo_notice = DemoNotice()
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.model_picker)
-        layout.addWidget(self.question)
-        layout.addWidget(self.question_hint)
-        layout.addLayout(buttons)
-        layout.addWidget(self.panes, 1)
-        layout.addWidget(self.run_info)
+        for strip in (self.banner, self.demo_notice):
+            layout.addWidget(strip)
+        layout.addWidget(self.views, 1)
         self.setCentralWidget(central)
 
         self.settings_panel = SettingsPanel()
@@ -204,6 +192,10 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open model file…", QKeySequence.StandardKey.Open,
                      self.model_picker.open_file)  # fmt: skip
+        self._action(file_menu, "&Manage models…", QKeySequence("Ctrl+M"),
+                     self.models.manage_models)  # fmt: skip
+        self._action(file_menu, "&Get a model…", QKeySequence("Ctrl+Shift+M"),
+                     self.models.show_first_run)  # fmt: skip
         self._action(file_menu, "&New conversation", QKeySequence.StandardKey.New,
                      self.new_conversation)  # fmt: skip
         file_menu.addSeparator()
@@ -230,21 +222,20 @@ class MainWindow(QMainWindow):
         return action
 
     def _connect(self) -> None:
+        self.models = ModelController(self, self.session, self.model_picker, self.settings_panel,
+                                      self.banner, self.window_settings, self.views,
+                                      self.demo_notice)  # fmt: skip
         self.ask_button.clicked.connect(self.ask)
         self.stop_button.clicked.connect(self.stop)
         self.new_button.clicked.connect(self.new_conversation)
         self.question.textChanged.connect(self._on_question_edited)
-        self.model_picker.model_chosen.connect(self._on_model_chosen)
-        self.model_picker.message_posted.connect(self.banner.show_message)
         self.history_panel.message_posted.connect(self._on_history_message)
-        self.settings_panel.reload_requested.connect(self._on_reload_requested)
         self.trace_view.toggle.toggled.connect(self._on_trace_toggled)
         session = self.session
-        session.model_loaded.connect(self._on_model_loaded)
-        session.model_failed.connect(self._on_model_failed)
         session.history_failed.connect(self.banner.show_message)
-        for signal in (session.model_loading, session.run_started, session.run_finished,
-                       session.conversation_reset, session.run_opened):  # fmt: skip
+        for signal in (session.model_loading, session.model_loaded, session.model_failed,
+                       session.run_started, session.run_finished, session.conversation_reset,
+                       session.run_opened):  # fmt: skip
             signal.connect(self._update_actions)
         session.run_finished.connect(self._on_run_shown)
         session.run_opened.connect(self._on_run_opened)
@@ -272,26 +263,6 @@ class MainWindow(QMainWindow):
     def _on_search_requested(self) -> None:
         self.history_dock.show()
         self.history_panel.search.setFocus()
-
-    def _on_model_chosen(self, choice: ModelChoice) -> None:
-        self.open_model(choice.path, choice.sha256)
-
-    def _on_reload_requested(self) -> None:
-        current = self.session.model.path if self.session.model else None
-        if current is not None:
-            self.open_model(current)
-
-    def _on_model_loaded(self, model: LoadedModel) -> None:
-        self.settings_panel.show_model(model)
-        self.window_settings.set_last_model(model.path)
-        self.setWindowTitle(f"Quorum — {model.display_name}")
-        self._update_actions()
-
-    def _on_model_failed(self, message: str) -> None:
-        self.settings_panel.show_model(None)
-        self.banner.show_message(f"The model could not be loaded. {message}")
-        self.setWindowTitle("Quorum")
-        self._update_actions()
 
     def _on_history_message(self, message: str) -> None:
         level = "info" if message.startswith("Exported") else "error"
@@ -342,5 +313,6 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self._save()
+            self.models.shutdown()  # a first-run or manager download: cancelled, kept
             self.session.shutdown()  # cancels a run, records it, ends the thread
         event.accept()

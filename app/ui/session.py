@@ -6,10 +6,8 @@ records every run: begun in the history before the first token, finished (done,
 cancelled or error) when the worker reports back. Widgets hold no state of their own
 beyond what these signals tell them.
 
-Follow-up questions are sent with the earlier turns' questions and answers but never
-their reasoning: reasoning models are trained without it in the history, and it would
-fill the context window. After a consensus turn the answer sent is the majority's: the
-answer of the first sample in the largest group. Consensus runs themselves are asked and
+Follow-up questions carry the earlier turns' questions and answers, never their
+reasoning (see app.ui.session_records). Consensus runs themselves are asked and
 recorded by `ConsensusSession` (``session.consensus``), through the same run lifecycle.
 """
 
@@ -17,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import cast, get_args
 
@@ -25,103 +23,32 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from app.core.consensus import StopMode
 from app.core.consensus_run import MAX_SAMPLES, MIN_SAMPLES
-from app.core.engine import CANCELLED, CONTEXT_FULL, LENGTH, STOP, GenerationResult, Message
+from app.core.engine import CANCELLED, GenerationResult
 from app.core.history_records import CANCELLED as RUN_CANCELLED
-from app.core.history_records import DONE, ERROR, RunRecord, SampleRecord
-from app.core.paths import cache_dir
+from app.core.history_records import DONE, RunRecord, SampleRecord
 from app.core.sampling import RuntimeParams, SamplingParams
-from app.core.store import CorruptHistoryError, HistoryError, HistoryStore, quarantine
+from app.core.store import HistoryError, HistoryStore
 from app.ui.consensus_session import ConsensusSession
+from app.ui.run_clock import RunClock, RunProgress
+from app.ui.session_records import majority_sample, messages_for, open_history, status_for
 from app.ui.workers import InferenceThread, LoadedModel
+
+# The record helpers and RunProgress moved out; importers of this module still find them.
+__all__ = [
+    "ChatSession",
+    "RunProgress",
+    "SessionError",
+    "majority_sample",
+    "messages_for",
+    "open_history",
+    "status_for",
+]
 
 log = logging.getLogger(__name__)
 
 
 class SessionError(ValueError):
     """A request the session cannot take now; the message is meant for the user."""
-
-
-@dataclass(frozen=True)
-class RunProgress:
-    trace_delta: str
-    answer_delta: str
-    tokens: int
-    trace_tokens: int
-    thought_seconds: float | None  # known once the answer starts
-    elapsed: float
-    time_to_first_token: float | None
-    tokens_per_second: float
-
-
-def majority_sample(record: RunRecord) -> SampleRecord | None:
-    """The sample that answers for the run: a consensus run's first sample in its largest
-    group (its saved groups are ranked, leader first), else the only sample."""
-    if not record.samples:
-        return None
-    groups = record.consensus.get("groups") if isinstance(record.consensus, dict) else None
-    leader = groups[0] if isinstance(groups, list) and groups else None
-    members = leader.get("samples") if isinstance(leader, dict) else None
-    by_index = {sample.index: sample for sample in record.samples}
-    for index in members if isinstance(members, list) else []:
-        if index in by_index:
-            return by_index[index]
-    return record.samples[0]
-
-
-def messages_for(turns: list[RunRecord], question: str) -> list[Message]:
-    """The chat so far (questions and answers only, no reasoning) plus the new question."""
-    messages: list[Message] = []
-    for turn in turns:
-        sample = majority_sample(turn)
-        messages += [{"role": "user", "content": turn.question},
-                     {"role": "assistant", "content": sample.answer if sample else ""}]  # fmt: skip
-    return [*messages, {"role": "user", "content": question}]
-
-
-def open_history() -> tuple[HistoryStore, str | None]:
-    """The user's history, or a usable stand-in plus a message saying what happened."""
-    try:
-        return HistoryStore(), None
-    except CorruptHistoryError as exc:
-        problem = str(exc)
-        try:
-            moved = quarantine(exc.path)
-            return (
-                HistoryStore(),
-                f"{problem}. It was moved aside to {moved}; a new one was started.",
-            )
-        except HistoryError as again:
-            problem = str(again)
-    except HistoryError as exc:
-        problem = str(exc)  # e.g. a newer Quorum's file: left untouched
-    stand_in = cache_dir() / "history-this-session.sqlite3"
-    stand_in.unlink(missing_ok=True)
-    return HistoryStore(stand_in), f"{problem}. This session's runs are kept in {stand_in} only."
-
-
-def status_for(finish_reason: str) -> str:
-    if finish_reason in (STOP, LENGTH, CONTEXT_FULL):
-        return DONE
-    return RUN_CANCELLED if finish_reason == CANCELLED else ERROR
-
-
-class _RunClock:
-    """Timing of the run in progress, measured on the GUI thread."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.first_token_at: float | None = None
-        self.answer_started_at: float | None = None
-        self.trace_tokens = 0
-        self.saw_trace = False
-        self.trace = ""
-        self.answer = ""
-
-    def thought_seconds(self) -> float | None:
-        if not self.saw_trace:
-            return None
-        end = self.answer_started_at if self.answer_started_at else time.monotonic()
-        return end - self.started
 
 
 class ChatSession(QObject):
@@ -147,7 +74,7 @@ class ChatSession(QObject):
         self._turns: list[RunRecord] = []
         self._conversation_id: int | None = None
         self._run: RunRecord | None = None
-        self._clock = _RunClock()
+        self._clock = RunClock()
         worker = self.inference.worker
         worker.model_loaded.connect(self._on_model_loaded)
         worker.model_failed.connect(self._on_model_failed)
@@ -178,7 +105,7 @@ class ChatSession(QObject):
 
     def ask(self, question: str, sampling: SamplingParams, thinking: bool) -> RunRecord:
         record = self.new_record(question, sampling, thinking)
-        self._clock = _RunClock()
+        self._clock = RunClock()
         self.begin_recorded_run(record)
         messages = messages_for(self._turns, record.question)
         self.inference.generate(messages, sampling, record.params["thinking"])
@@ -292,29 +219,7 @@ class ChatSession(QObject):
         self.model_failed.emit(message)
 
     def _on_chunk_received(self, trace: str, answer: str, tokens: int) -> None:
-        clock, now = self._clock, time.monotonic()
-        if clock.first_token_at is None:
-            clock.first_token_at = now
-        if trace:
-            clock.saw_trace, clock.trace_tokens = True, tokens
-            clock.trace += trace
-        if answer:
-            clock.answer += answer
-            if clock.answer_started_at is None:
-                clock.answer_started_at = now
-        streaming = now - clock.first_token_at
-        self.progress_made.emit(
-            RunProgress(
-                trace_delta=trace,
-                answer_delta=answer,
-                tokens=tokens,
-                trace_tokens=clock.trace_tokens,
-                thought_seconds=clock.thought_seconds(),
-                elapsed=now - clock.started,
-                time_to_first_token=clock.first_token_at - clock.started,
-                tokens_per_second=tokens / streaming if streaming > 0.05 else 0.0,
-            ),
-        )
+        self.progress_made.emit(self._clock.record(trace, answer, tokens))
 
     def _on_run_finished(self, result: GenerationResult) -> None:
         if self._run is not None:

@@ -15,6 +15,9 @@ A consensus run (`generate_consensus`) runs on the same thread, through Consensu
 its memory plan is computed first (a request it cannot serve is refused before anything
 starts), its samples are reported as they finish, its progress at the same 30 ms pace,
 and its report data is built here too, since that may hash a multi-GB model file.
+
+The plain data that crosses the thread (`LoadedModel`, `GenerationRequest`) lives in
+app.ui.inference_data and is importable from here as before.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
@@ -47,52 +50,25 @@ from app.core.engine import (
     PromptEvaluated,
     TextChunk,
 )
-from app.core.gguf import GGUFInfo
 from app.core.reasoning import Channel
 from app.core.sampling import RuntimeParams, SamplingParams
 from app.ui.consensus_job import ConsensusJob, ConsensusSoFar, ProgressThrottle, report_data
+from app.ui.inference_data import GenerationRequest, LoadedModel, failed_result
+
+__all__ = [
+    "STOPPED_BEFORE_START",
+    "GenerationRequest",
+    "InferenceThread",
+    "InferenceWorker",
+    "LoadedModel",
+    "failed_result",
+]
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.03
 SHUTDOWN_TIMEOUT_MS = 60_000  # a big model still loading must finish before we can free it
 STOPPED_BEFORE_START = "Stopped before the consensus run started; nothing was recorded."
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """What the GUI may know about the model the worker holds (plain data, no handles)."""
-
-    path: Path
-    info: GGUFInfo
-    supports_thinking: bool
-    n_ctx: int
-    runtime: RuntimeParams
-    defaults_thinking: SamplingParams
-    defaults_plain: SamplingParams
-
-    @property
-    def display_name(self) -> str:
-        return self.info.name or self.path.stem
-
-    def defaults(self, thinking: bool) -> SamplingParams:
-        return self.defaults_thinking if thinking else self.defaults_plain
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    messages: list[Message]
-    sampling: SamplingParams
-    thinking: bool | None
-
-
-def failed_result(request: GenerationRequest, reason: str, error: str | None) -> GenerationResult:
-    """A result for a run that never reached the engine (cancelled first, or it raised)."""
-    return GenerationResult(
-        trace="", answer="", extracted=None, prompt_tokens=0, completion_tokens=0,
-        seconds=0.0, time_to_first_token=None, finish_reason=reason,
-        sampling=request.sampling.with_seed(), thinking=request.thinking, error=error,
-    )  # fmt: skip
 
 
 class InferenceWorker(QObject):
