@@ -8,6 +8,10 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--self-test":
+        from app.selftest import main as selftest
+
+        return selftest(args[1:])
     if not args or args[0].startswith("--gui"):
         from app.ui.launch import run_gui
 
