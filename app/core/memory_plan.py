@@ -72,7 +72,7 @@ def plan_consensus(
     max_tokens: int,
     budget_bytes: int | None = None,
     max_parallel: int = 256,
-    kv_unified: bool = True,
+    kv_unified: bool = False,
 ) -> ConsensusPlan:
     """Choose the number of parallel slots and the context size for a consensus run.
 
@@ -94,7 +94,7 @@ def plan_consensus(
     if kv_unified:
         by_memory = max(1, (cells - prompt_tokens) // (max_tokens + 1))
     else:
-        by_memory = max(1, cells // per_seq - 1)
+        by_memory = max(1, cells // _round_up(per_seq, 256) - 1)
     parallel = min(cap, by_memory)
     limited_by = None
     if parallel < samples:
