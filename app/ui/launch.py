@@ -15,9 +15,10 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from app.core.catalog import resources_dir
 from app.core.paths import data_dir
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,11 @@ def run_gui(argv: list[str]) -> int:
     app.setApplicationName("Quorum")
     app.setOrganizationName("Quorum")
     app.setApplicationDisplayName("Quorum")
+    # Wayland matches the window to resources/quorum.desktop by this name.
+    app.setDesktopFileName("quorum")
+    icon = resources_dir() / "icons" / "quorum.svg"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
     apply_theme(app, theme)
 
     from app.ui.main_window import MainWindow  # after QApplication: widgets need it
