@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -53,6 +54,8 @@ class ConsensusView(QWidget):
         super().__init__(parent)
         self.group_palette = GroupPalette()
         self.figures = ConsensusFigures(self)
+        # The figures are read, not skimmed: never squeeze their rows into each other.
+        self.figures.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.chart = GroupBarChart(self.group_palette, self)
         self.chips = SampleChipStrip(self.group_palette, self)
         self.export_button = QPushButton("Export report…", self)
@@ -197,16 +200,16 @@ class ConsensusView(QWidget):
         chips_row = QHBoxLayout()
         chips_row.addWidget(QLabel("Samples:", self), 0, Qt.AlignmentFlag.AlignTop)
         chips_row.addWidget(self.chips, 1)
-        export_row = QHBoxLayout()
-        export_row.addStretch(1)
-        export_row.addWidget(self.export_button)
+        chips_row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
+        # Figures beside the chart, so the chart keeps its height in a short panel.
+        summary = QHBoxLayout()
+        summary.addWidget(self.figures, 0)
+        summary.addWidget(scroll, 1)
         top = QWidget(self)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.figures)
-        top_layout.addWidget(scroll, 1)
+        top_layout.addLayout(summary, 1)
         top_layout.addLayout(chips_row)
-        top_layout.addLayout(export_row)
         bottom = QSplitter(Qt.Orientation.Horizontal, self)
         bottom.addWidget(self.group_list)
         bottom.addWidget(self.detail)
@@ -214,6 +217,8 @@ class ConsensusView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 

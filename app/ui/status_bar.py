@@ -110,8 +110,12 @@ class QuorumStatusBar(QStatusBar):
             self.ttft_label.setText(f"first token {progress.time_to_first_token:.2f} s")
 
     def _on_run_finished(self, record: RunRecord) -> None:
-        sample = record.samples[0] if record.samples else None
-        if sample is not None and sample.seconds > 0 and sample.tokens:
+        if len(record.samples) > 1 and record.seconds > 0:
+            # Consensus: the samples ran side by side, so speed is all tokens over the run.
+            tokens = sum(s.tokens for s in record.samples)
+            self.speed_label.setText(f"{tokens / record.seconds:.1f} tok/s (all samples)")
+        elif record.samples and record.samples[0].seconds > 0 and record.samples[0].tokens:
+            sample = record.samples[0]
             self.speed_label.setText(f"{sample.tokens / sample.seconds:.1f} tok/s")
         if record.time_to_first_token is not None:
             self.ttft_label.setText(f"first token {record.time_to_first_token:.2f} s")
