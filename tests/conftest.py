@@ -12,12 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tqdm
 
 from tests.fetch_test_model import fetch_test_model
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 pytest_plugins = ["tests.hubserver"]
+
+# tqdm (used by huggingface_hub) starts a monitor daemon thread on first use. It is not
+# Quorum's, yet the window tests' thread-leak checks would blame the window for it.
+tqdm.tqdm.monitor_interval = 0
 
 
 @pytest.fixture(autouse=True)
