@@ -201,3 +201,13 @@ def test_truncated_model_never_reaches_llama(tmp_path: Path, test_model_path: Pa
         cut.write_bytes(src.read(50_000_000))
     with pytest.raises(ModelLoadError, match="truncated"):
         Engine(cut)
+
+
+def test_llama_refusal_quotes_llama_cpp_reason(tmp_path: Path, test_model_path: Path) -> None:
+    from tests.gguf_edit import copy_with_string
+
+    odd = copy_with_string(
+        test_model_path, tmp_path / "odd.gguf", "general.architecture", "nonesuch"
+    )
+    with pytest.raises(ModelLoadError, match="unknown model architecture: 'nonesuch'"):
+        Engine(odd)

@@ -46,8 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # llama.cpp is chatty (every tensor, every context); a user sees its errors only.
-    logging.getLogger("llama.cpp").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    # llama.cpp is chatty (every tensor, every context), and a cancelled decode logs
+    # errors by design; Quorum's own one-line messages quote its reason when it fails.
+    logging.getLogger("llama.cpp").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -10,8 +10,10 @@ worker thread.
 from __future__ import annotations
 
 import codecs
+import collections
 import ctypes
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,9 @@ _initialised = False
 # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues the last line)
 _LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 _last_level = logging.DEBUG
+# llama.cpp's own words for its latest failures, so an error shown to a user can say
+# why without asking them to dig through a log.
+_recent_errors: collections.deque[str] = collections.deque(maxlen=4)
 
 
 @llama.llama_log_callback
@@ -39,10 +44,21 @@ def _route_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
     global _last_level
     lvl = _last_level if level == 5 else _LEVELS.get(level, logging.DEBUG)
     _last_level = lvl
+    if lvl >= logging.ERROR:
+        _recent_errors.append(text.decode("utf-8", errors="replace").strip())
     if log.isEnabledFor(lvl):
         message = text.decode("utf-8", errors="replace").rstrip("\n")
         if message:
             log.log(lvl, "%s", message)
+
+
+def _latest_reason() -> str:
+    # llama.cpp logs the cause first and a generic "failed to load model" after it;
+    # each line starts with the C function's name, which means nothing to a user.
+    reason = next((line for line in _recent_errors if line), "")
+    _recent_errors.clear()
+    reason = re.sub(r"^(\w+: )+", "", reason)
+    return f": {reason}" if reason else " (see the log for why)"
 
 
 def ensure_backend() -> None:
@@ -77,9 +93,10 @@ class LoadedModel:
         params.n_gpu_layers = n_gpu_layers
         params.use_mmap = True
         self.path = path
+        _recent_errors.clear()
         self._model = llama.llama_model_load_from_file(str(path).encode("utf-8"), params)
         if not self._model:
-            raise LlamaError(f"llama.cpp could not load {path.name} (see the log for why)")
+            raise LlamaError(f"llama.cpp could not load {path.name}{_latest_reason()}")
         self.vocab = llama.llama_model_get_vocab(self._model)
         self.n_ctx_train = int(llama.llama_model_n_ctx_train(self._model))
         self.size_bytes = int(llama.llama_model_size(self._model))
