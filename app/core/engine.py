@@ -19,7 +19,7 @@ import llama_cpp as llama
 
 from app.core.answers import ExtractedAnswer, extract_answer
 from app.core.chat_template import render_chat, supports_thinking_toggle
-from app.core.gguf import GGUFInfo, read_gguf_info
+from app.core.gguf import GGUFError, GGUFInfo, read_gguf_info
 from app.core.llama_backend import (
     AbortSwitch,
     ContextSpec,
@@ -135,8 +135,6 @@ def seed_of(params: SamplingParams) -> int:
 
 def load_model_file(path: str | Path, n_gpu_layers: int = 0) -> tuple[GGUFInfo, LoadedModel]:
     """Validate a GGUF file ourselves, then hand it to llama.cpp."""
-    from app.core.gguf import GGUFError
-
     try:
         info = read_gguf_info(path)
     except GGUFError as exc:
