@@ -195,6 +195,19 @@ class DownloadWorker(QObject):
     def qthread(self) -> QThread:
         return self._thread
 
+    def connect_handlers(
+        self,
+        progress: Callable[[Progress], None],
+        finished: Callable[[object], None],
+        failed: Callable[[str], None],
+        cancelled: Callable[[], None],
+    ) -> None:
+        """Connect the four outcomes at once (every view of a job wants all of them)."""
+        self.progress_changed.connect(progress)
+        self.download_finished.connect(finished)
+        self.download_failed.connect(failed)
+        self.download_cancelled.connect(cancelled)
+
     def start(self) -> None:
         if self._started:
             raise RuntimeError("a DownloadWorker runs one task; create another")

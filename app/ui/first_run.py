@@ -222,10 +222,12 @@ class FirstRunPanel(QWidget):
 
     def _start(self, job: str, task: Task) -> None:
         worker = DownloadWorker(task, name=f"first-run-{job}")
-        worker.progress_changed.connect(self._on_progress_changed)
-        worker.download_finished.connect(self._on_download_finished)
-        worker.download_failed.connect(self._on_download_failed)
-        worker.download_cancelled.connect(self._on_download_cancelled)
+        worker.connect_handlers(
+            self._on_progress_changed,
+            self._on_download_finished,
+            self._on_download_failed,
+            self._on_download_cancelled,
+        )
         self._worker, self._job = worker, job
         self.message_label.hide()
         self.progress_bar.setRange(0, BAR_STEPS if job == "download" else 0)

@@ -417,10 +417,12 @@ class ModelManagerDialog(QDialog):
 
     def _start(self, job: _Job, task: Task) -> None:
         worker = DownloadWorker(task, name=f"models-{job.kind}")
-        worker.progress_changed.connect(self._on_progress_changed)
-        worker.download_finished.connect(self._on_download_finished)
-        worker.download_failed.connect(self._on_download_failed)
-        worker.download_cancelled.connect(self._on_download_cancelled)
+        worker.connect_handlers(
+            self._on_progress_changed,
+            self._on_download_finished,
+            self._on_download_failed,
+            self._on_download_cancelled,
+        )
         self._worker, self._job = worker, job
         self.message_label.hide()
         self.progress_bar.setRange(0, 0)  # busy until the first byte count arrives
