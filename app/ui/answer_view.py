@@ -51,11 +51,14 @@ class AnswerView(QWidget):
 
         header = QHBoxLayout()
         header.addWidget(self.title)
-        header.addWidget(self.final, 1)
+        header.addStretch(1)
         header.addWidget(self.copy_button)
+        # Its own full-width row: a consensus summary is a sentence, not a word.
+        self.final.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
+        layout.addWidget(self.final)
         layout.addWidget(self.browser, 1)
 
         self._markdown = ""

@@ -95,9 +95,8 @@ class ConsensusController(QObject):
         view.sample_selected.connect(self._on_sample_selected)
         options.toggled.connect(self._update_panel)
         # The window's own panes show the chosen sample, so the panel's copy would only
-        # take their room; the majority line (with any note) may need a second line.
+        # take their room.
         view.detail.hide()
-        answer_view.final.setWordWrap(True)
         self._update_panel()
 
     def show_sample(self, sample: SampleRecord, note: str = "") -> None:

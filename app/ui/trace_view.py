@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -47,6 +48,9 @@ class TraceView(QWidget):
 
         header = QHBoxLayout()
         header.addWidget(self.toggle)
+        # A long summary ("Sample 11 (seed …) · majority · …") must not widen the pane
+        # at the answer's expense (the answer pane's summary repeats sample and seed).
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         header.addWidget(self.summary, 1)
         header.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
