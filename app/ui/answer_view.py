@@ -59,6 +59,7 @@ class AnswerView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
         layout.addWidget(self.final)
+        self.final.hide()  # shown with a summary; an empty row would offset the pane
         layout.addWidget(self.browser, 1)
 
         self._markdown = ""
@@ -89,6 +90,11 @@ class AnswerView(QWidget):
             self._apply_style()  # follow a light/dark switch of the desktop
         super().changeEvent(event)
 
+    def set_summary(self, text: str) -> None:
+        """The line above the answer: the final answer, or a consensus run's outcome."""
+        self.final.setText(text)
+        self.final.setVisible(bool(text))
+
     def _apply_style(self) -> None:
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         self.browser.document().setDefaultStyleSheet(document_css(dark))
@@ -99,7 +105,7 @@ class AnswerView(QWidget):
         QGuiApplication.clipboard().setText(self._markdown)
 
     def _on_run_started(self, _record: RunRecord) -> None:
-        self.final.clear()
+        self.set_summary("")
         self.show_markdown("")
 
     def _on_progress_made(self, progress: RunProgress) -> None:
@@ -117,11 +123,11 @@ class AnswerView(QWidget):
     def _on_run_shown(self, record: RunRecord) -> None:
         sample = record.samples[0] if record.samples else None
         extracted = sample.extracted if sample else None
-        self.final.setText(f"Final answer: {extracted}" if extracted else "")
+        self.set_summary(f"Final answer: {extracted}" if extracted else "")
         self.show_markdown(record.answer, highlight_span(record))
 
     def _on_conversation_reset(self) -> None:
-        self.final.clear()
+        self.set_summary("")
         self.show_markdown("")
 
     def _render(self) -> None:

@@ -107,7 +107,7 @@ class ConsensusController(QObject):
         self.trace_view.summary.setToolTip(self.trace_view.summary.text())
         self.answer_view.show_markdown(sample.answer, answer_span(sample))
         final = f"final answer: {sample.extracted}" if sample.extracted else "no final answer"
-        self.answer_view.final.setText(f"{note or final} · {label}")
+        self.answer_view.set_summary(f"{note or final} · {label}")
 
     # -- slots ---------------------------------------------------------------------------------
     def _on_requested(self) -> None:
@@ -161,7 +161,7 @@ class ConsensusController(QObject):
     def _show_majority(self, record: RunRecord) -> None:
         sample = majority_sample(record)
         if sample is None:
-            self.answer_view.final.setText(describe_outcome(record.consensus))
+            self.answer_view.set_summary(describe_outcome(record.consensus))
             return
         self.show_sample(sample, describe_outcome(record.consensus))
         self.trace_view.summary.setText(
