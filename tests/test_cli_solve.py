@@ -240,3 +240,23 @@ def test_consensus_table(test_model_path: Path) -> None:
 def test_consensus_sample_count_is_checked(test_model_path: Path) -> None:
     out = quorum("solve", "hi", "--model", str(test_model_path), "--samples", "600")
     _assert_one_line_error(out, 2, "between 2 and 512")
+
+
+def test_consensus_llama_failure_is_a_clear_error(test_model_path: Path) -> None:
+    # A context llama.cpp refuses to create: 255 slots of an 8,000-token sample need
+    # ~46 GB of KV cache; the memory plan would refuse it, so its budget is lifted here.
+    code = (
+        "import sys, app.core.memory_plan as mp\n"
+        "mp.DEFAULT_BUDGET_FRACTION = 1e6\n"
+        "from app.cli import main\n"
+        f"sys.exit(main(['solve', 'hi', '--model', {str(test_model_path)!r}, "
+        "'--samples', '255', '--max-tokens', '8000', '--ctx', '512']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 3, out.stderr
+    assert "Traceback" not in out.stderr
+    last = out.stderr.strip().splitlines()[-1]  # after the memory plan's line
+    assert last.startswith("quorum: error: llama.cpp could not create a context")
+    assert "fewer samples" in last

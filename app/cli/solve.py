@@ -35,6 +35,7 @@ from app.core.engine import (
     ModelLoadError,
     TextChunk,
 )
+from app.core.llama_backend import LlamaError
 from app.core.reasoning import Channel
 from app.core.sampling import RuntimeParams, SamplingParams
 
@@ -284,6 +285,8 @@ def run_consensus(
                     report = event.report
     except ConsensusError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
+    except LlamaError as exc:  # e.g. no memory for the samples' KV cache
+        raise CliError(str(exc), EXIT_MODEL) from exc
     if progress:
         sys.stderr.write("\n")
     if report is None:

@@ -161,11 +161,17 @@ def new_context(model: LoadedModel, spec: ContextSpec) -> Any:
     params.n_threads_batch = spec.n_threads
     params.kv_unified = spec.kv_unified
     params.no_perf = True
+    _recent_errors.clear()
     ctx = llama.llama_init_from_model(model.handle, params)
     if not ctx:
+        advice = (
+            "try fewer samples or fewer max tokens"
+            if spec.n_seq_max > 1
+            else "try a smaller context size"
+        )
         raise LlamaError(
             f"llama.cpp could not create a context of {spec.n_ctx} tokens "
-            f"for {spec.n_seq_max} sequence(s); try a smaller context size"
+            f"for {spec.n_seq_max} sequence(s){_latest_reason()}; {advice}"
         )
     return ctx
 
