@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx2
@@ -94,23 +95,34 @@ class RemoteFile:
         )
 
 
+def _hub_json(
+    method: str,
+    url: str,
+    repo: str,
+    filename: str | None,
+    what: str,
+    data: dict[str, Any] | None = None,
+) -> Any:
+    """One metadata request to the hub, its errors already in Quorum's words."""
+    try:
+        response = get_session().request(
+            method, url, data=data, headers=request_headers(), timeout=METADATA_TIMEOUT
+        )
+        hf_raise_for_status(response)
+        return response.json()
+    except (HfHubHTTPError, httpx2.HTTPError, OfflineModeIsEnabled) as exc:
+        raise translate_error(exc, repo, filename) from exc
+    except ValueError as exc:
+        raise HubServerError(f"the hub sent an unreadable {what} for {repo}: {exc}") from exc
+
+
 def fetch_file_info(repo: str, filename: str, revision: str = "main") -> RemoteFile:
     """Size, LFS sha256 and commit of ``repo``/``filename`` (POST .../paths-info)."""
     ensure_online()
     url = f"{hub_endpoint()}/api/models/{repo}/paths-info/{quote(revision, safe='')}"
-    try:
-        response = get_session().post(
-            url,
-            data={"paths": [filename], "expand": True},
-            headers=request_headers(),
-            timeout=METADATA_TIMEOUT,
-        )
-        hf_raise_for_status(response)
-        items = response.json()
-    except (HfHubHTTPError, httpx2.HTTPError, OfflineModeIsEnabled) as exc:
-        raise translate_error(exc, repo, filename) from exc
-    except ValueError as exc:
-        raise HubServerError(f"the hub sent unreadable metadata for {repo}: {exc}") from exc
+    items = _hub_json(
+        "POST", url, repo, filename, "metadata response", data={"paths": [filename], "expand": True}
+    )
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and item.get("type") == "file" and item.get("path") == filename:
             info = RepoFile(**item)
@@ -132,14 +144,7 @@ def list_repo_files(repo: str, revision: str = "main") -> list[str]:
     """File names at the top of a repo (GET .../tree/<revision>)."""
     ensure_online()
     url = f"{hub_endpoint()}/api/models/{repo}/tree/{quote(revision, safe='')}"
-    try:
-        response = get_session().get(url, headers=request_headers(), timeout=METADATA_TIMEOUT)
-        hf_raise_for_status(response)
-        items = response.json()
-    except (HfHubHTTPError, httpx2.HTTPError, OfflineModeIsEnabled) as exc:
-        raise translate_error(exc, repo, None) from exc
-    except ValueError as exc:
-        raise HubServerError(f"the hub sent an unreadable file list for {repo}: {exc}") from exc
+    items = _hub_json("GET", url, repo, None, "file list")
     return [i["path"] for i in items if isinstance(i, dict) and i.get("type") == "file"]
 
 
