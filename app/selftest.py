@@ -112,6 +112,9 @@ def check_engine(model_path: Path, question: str, max_tokens: int) -> None:
     arch = engine.info.architecture
     report("model", f"{model_path} ({size_mb:.1f} MB, {arch})")
     report("load", f"{time.perf_counter() - started:.2f} s")
+    verdict = engine.llama_config
+    how = f"probed in {verdict.seconds:.2f} s" if verdict.source == "probe" else verdict.source
+    report("llama.cpp config", f"{verdict.summary()} ({how})")
     sampling = replace(engine.default_sampling(), seed=SEED, max_tokens=max_tokens)
     result = None
     for event in engine.generate([{"role": "user", "content": question}], sampling):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import tqdm
 
+from app.core.cpu_probe import FORCE_ENV, choose_config
 from tests.fetch_test_model import fetch_test_model
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -41,5 +42,16 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 @pytest.fixture(scope="session")
 def test_model_path() -> Path:
-    """The real SmolLM2-135M-Instruct GGUF, fetched once into .cache/models."""
-    return fetch_test_model()
+    """The real SmolLM2-135M-Instruct GGUF, fetched once into .cache/models.
+
+    The first test that needs it also runs the real CPU probe once, then forces the
+    configuration it chose for the rest of the session: every test has a fresh cache
+    folder, and re-probing in each would add a child process per model load. On a CPU
+    whose repacked kernels crash, this is what keeps pytest itself alive.
+    """
+    path = fetch_test_model()
+    if not os.environ.get(FORCE_ENV):
+        verdict = choose_config(path)
+        os.environ[FORCE_ENV] = verdict.config.name
+        print(f"\nllama.cpp probe: {verdict.summary()} ({verdict.seconds:.2f} s)")
+    return path

@@ -297,3 +297,28 @@ def test_collapsing_the_trace_gives_the_answer_the_width(
     assert not bare_window.trace_view.text.isVisible()
     bare_window.trace_view.toggle.click()
     assert bare_window.splitter.sizes() == before
+
+
+def test_cpu_fallback_shows_in_status_bar_about_and_record(
+    bare_window: MainWindow, qtbot: QtBot, test_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.cpu_probe import FORCE_ENV
+    from app.core.probe_child import SIMULATE_CRASH_ENV
+
+    # The real probe, with the fastest configuration crashing as it does on AMX VMs.
+    monkeypatch.delenv(FORCE_ENV, raising=False)
+    monkeypatch.setenv(SIMULATE_CRASH_ENV, "repack:prompt")
+    bare_window.settings_panel.threads_spin.setValue(1)
+    with qtbot.waitSignal(bare_window.session.model_loaded, timeout=LOAD_TIMEOUT_MS):
+        bare_window.open_model(test_model_path)
+    label = bare_window.status.model_label
+    assert label.text().endswith("· no-repack")
+    assert "crash in llama.cpp" in label.toolTip()
+    box = bare_window.show_about()
+    assert "llama.cpp on this CPU: no-repack" in box.text()
+    assert "about 2× slower" in box.text()
+    box.close()
+    bare_window.settings_panel.spins["max_tokens"].setValue(4)
+    record = ask(bare_window, qtbot)
+    assert record.params["llama_config"]["name"] == "no-repack"
+    assert "crash in llama.cpp" in record.params["llama_config"]["note"]

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
+from app.core.cpu_probe import REPACK, ProbeVerdict
 from app.core.gguf import read_gguf_info
 from app.core.sampling import RuntimeParams, SamplingParams, default_sampling
 from app.ui.settings_panel import SettingsPanel
@@ -27,6 +28,7 @@ def model_like(path: Path, architecture: str, supports_thinking: bool) -> Loaded
     return LoadedModel(
         path=path, info=info, supports_thinking=supports_thinking, n_ctx=4096,
         runtime=RuntimeParams(), defaults_thinking=defaults(True), defaults_plain=defaults(False),
+        llama_config=ProbeVerdict(REPACK, "forced"),
     )  # fmt: skip
 
 

@@ -190,6 +190,7 @@ def params_json(engine: Engine, sampling: SamplingParams, thinking: bool | None)
         "n_ctx": engine.n_ctx,
         "threads": engine.runtime.n_threads,
         "gpu_layers": engine.runtime.n_gpu_layers,
+        "llama_config": engine.llama_config.to_record(),
     }
 
 

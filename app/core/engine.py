@@ -19,6 +19,7 @@ import llama_cpp as llama
 
 from app.core.answers import ExtractedAnswer, extract_answer
 from app.core.chat_template import render_chat, supports_thinking_toggle
+from app.core.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.gguf import GGUFError, GGUFInfo, read_gguf_info
 from app.core.llama_backend import (
     AbortSwitch,
@@ -133,22 +134,31 @@ def seed_of(params: SamplingParams) -> int:
     return params.seed
 
 
-def load_model_file(path: str | Path, n_gpu_layers: int = 0) -> tuple[GGUFInfo, LoadedModel]:
-    """Validate a GGUF file ourselves, then hand it to llama.cpp."""
+def load_model_file(
+    path: str | Path, n_gpu_layers: int = 0
+) -> tuple[GGUFInfo, LoadedModel, ProbeVerdict]:
+    """Validate a GGUF file ourselves, try it in a child process, then load it here."""
     try:
         info = read_gguf_info(path)
     except GGUFError as exc:
         raise ModelLoadError(str(exc)) from exc
     try:
-        return info, LoadedModel(Path(path), n_gpu_layers)
+        verdict = choose_config(path)
+    except ProbeError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    try:
+        model = LoadedModel(path, n_gpu_layers, use_extra_bufts=verdict.config.use_extra_bufts)
     except LlamaError as exc:
         raise ModelLoadError(str(exc)) from exc
+    return info, model, verdict
 
 
 class Engine:
     def __init__(self, model_path: str | Path, runtime: RuntimeParams | None = None) -> None:
         self.runtime = runtime or RuntimeParams()
-        self.info, self.model = load_model_file(model_path, self.runtime.n_gpu_layers)
+        self.info, self.model, self.llama_config = load_model_file(
+            model_path, self.runtime.n_gpu_layers
+        )
         train_ctx = self.model.n_ctx_train or self.runtime.n_ctx
         self.n_ctx = max(256, min(self.runtime.n_ctx, train_ctx))
         try:

@@ -84,14 +84,29 @@ class LlamaError(RuntimeError):
     """llama.cpp refused to do something; the message is meant for a user."""
 
 
+def _set_param(params: Any, name: str, value: object) -> None:
+    # Setting a field a ctypes struct lacks silently makes a Python attribute instead
+    # (0.3.36 has no use_mmap, for one): refuse to pretend a setting took effect.
+    if name not in {field[0] for field in type(params)._fields_}:
+        if value == getattr(params, name, value):
+            return
+        raise LlamaError(f"this llama.cpp build has no {name} setting; update llama-cpp-python")
+    setattr(params, name, value)
+
+
 class LoadedModel:
     """One llama.cpp model in memory, with its vocabulary helpers."""
 
-    def __init__(self, path: Path, n_gpu_layers: int = 0) -> None:
+    def __init__(
+        self, path: str | Path, n_gpu_layers: int = 0, *, use_extra_bufts: bool = True
+    ) -> None:
         ensure_backend()
         params = llama.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
-        params.use_mmap = True
+        # Repacked weights ("extra buffer types") feed the CPU's fastest kernels; the
+        # CPU probe turns them off where those kernels crash (app.core.cpu_probe).
+        _set_param(params, "use_extra_bufts", use_extra_bufts)
+        path = Path(path)
         self.path = path
         _recent_errors.clear()
         self._model = llama.llama_model_load_from_file(str(path).encode("utf-8"), params)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.cpu_probe import ProbeVerdict
 from app.core.engine import GenerationResult, Message
 from app.core.gguf import GGUFInfo
 from app.core.sampling import RuntimeParams, SamplingParams
@@ -24,6 +25,7 @@ class LoadedModel:
     runtime: RuntimeParams
     defaults_thinking: SamplingParams
     defaults_plain: SamplingParams
+    llama_config: ProbeVerdict  # how llama.cpp runs on this CPU, and why
 
     @property
     def display_name(self) -> str:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.history_records import RunRecord
+from app.ui.about import about_box
 from app.ui.answer_view import AnswerView
 from app.ui.banner import Banner
 from app.ui.consensus_controller import ConsensusController
@@ -173,7 +175,8 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self.session)
         self.history_dock = self._dock("History", "history", self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
-        self.setStatusBar(QuorumStatusBar(self.session))
+        self.status = QuorumStatusBar(self.session)
+        self.setStatusBar(self.status)
         options = self.consensus_options
         order = [self.model_picker.combo, self.model_picker.open_button, self.question,
                  self.ask_button, options.enabled_box, options.samples_spin,
@@ -209,9 +212,16 @@ class MainWindow(QMainWindow):
                      self.question.setFocus)  # fmt: skip
         self._action(view_menu, "&Search the history", QKeySequence.StandardKey.Find,
                      self._on_search_requested)  # fmt: skip
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About Quorum", QKeySequence(), self.show_about)
         for key in ("Ctrl+Return", "Ctrl+Enter"):  # Enter is the keypad key
             QShortcut(QKeySequence(key), self, self.ask)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
+
+    def show_about(self) -> QMessageBox:
+        box = about_box(self, self.session.model)
+        box.open()
+        return box
 
     def _action(self, menu: QMenu, text: str, shortcut: QKeySequence | QKeySequence.StandardKey,
                 slot: Callable[[], object]) -> QAction:  # fmt: skip

@@ -31,4 +31,7 @@ def describe_run(record: RunRecord) -> str:
     for key, label in _PARAM_LABELS:
         if record.params.get(key) is not None:
             parts.append(f"{label} {record.params[key]}")
+    config = record.params.get("llama_config")
+    if isinstance(config, dict) and config.get("name"):
+        parts.append(f"llama.cpp {config['name']}")
     return " · ".join(parts)

@@ -146,7 +146,8 @@ class ChatSession(QObject):
             question=question, model_name=model.display_name, model_path=str(model.path),
             model_sha256=self._model_sha256,
             params={**sampling.to_dict(), "thinking": toggle, "n_ctx": model.n_ctx,
-                    "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers, **params},
+                    "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers,
+                    "llama_config": model.llama_config.to_record(), **params},
         )  # fmt: skip
 
     def begin_recorded_run(self, record: RunRecord) -> None:

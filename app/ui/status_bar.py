@@ -93,7 +93,11 @@ class QuorumStatusBar(QStatusBar):
 
     def _on_model_loaded(self, model: LoadedModel) -> None:
         quant = f" · {model.info.file_type}" if model.info.file_type else ""
-        self.model_label.setText(f"{model.display_name}{quant} · context {model.n_ctx}")
+        config = model.llama_config
+        # A fallback is news a user should see; the fastest configuration goes unsaid.
+        slow = f" · {config.config.name}" if config.note else ""
+        self.model_label.setText(f"{model.display_name}{quant} · context {model.n_ctx}{slow}")
+        self.model_label.setToolTip(f"llama.cpp on this CPU: {config.summary()}")
         self._on_memory_due()
 
     def _on_model_failed(self, _message: str) -> None:

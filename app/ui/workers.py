@@ -136,6 +136,7 @@ class InferenceWorker(QObject):
                 runtime=engine.runtime,
                 defaults_thinking=engine.default_sampling(True),
                 defaults_plain=engine.default_sampling(False),
+                llama_config=engine.llama_config,
             ),
         )
 
