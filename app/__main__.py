@@ -13,7 +13,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return selftest(args[1:])
     if not args or args[0].startswith("--gui"):
-        from app.ui.launch import run_gui
+        from app.ui.app import run_gui
 
         return run_gui(args)
     from app.cli import main as cli_main

@@ -67,7 +67,7 @@ def check_install() -> None:
 
 
 def check_resources() -> None:
-    from app.core import catalog
+    from app.core.models import catalog
 
     folder = catalog.resources_dir()
     try:
@@ -85,7 +85,7 @@ def find_model(requested: Path | None) -> Path:
         if not requested.is_file():
             raise SelfTestError(f"model file not found: {requested}")
         return requested
-    from app.core import demo_model, library
+    from app.core.models import demo_model, library
 
     cached = demo_model.cached_path(library.demo_dir())
     if cached is None:
@@ -97,9 +97,9 @@ def find_model(requested: Path | None) -> Path:
 
 
 def check_engine(model_path: Path, question: str, max_tokens: int) -> None:
-    from app.core.engine import Engine, Finished, ModelLoadError
-    from app.core.llama_backend import library_version
-    from app.core.sampling import RuntimeParams
+    from app.core.inference.backend import library_version
+    from app.core.inference.engine import Engine, Finished, ModelLoadError
+    from app.core.inference.sampling import RuntimeParams
 
     started = time.perf_counter()
     try:
@@ -136,7 +136,7 @@ def check_engine(model_path: Path, question: str, max_tokens: int) -> None:
 def check_maths_helper() -> None:
     # math-verify runs in a spawned process; in a frozen app that only works when the
     # entry point calls multiprocessing.freeze_support(), so prove it here.
-    from app.core.math_equivalence import Verdict, close_math_helper, compare_math
+    from app.core.answers.math_equivalence import Verdict, close_math_helper, compare_math
 
     started = time.perf_counter()
     try:

@@ -24,10 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.core.batch import sample_seeds  # noqa: E402
-from app.core.consensus_run import ConsensusFinished, ConsensusRequest, ConsensusRunner  # noqa: E402
-from app.core.engine import Engine, Finished, Message  # noqa: E402
-from app.core.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
+from app.core.consensus.batch import sample_seeds  # noqa: E402
+from app.core.consensus.runner import ConsensusFinished, ConsensusRequest, ConsensusRunner  # noqa: E402
+from app.core.inference.engine import Engine, Finished, Message  # noqa: E402
+from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
 from tests.fetch_test_model import fetch_test_model  # noqa: E402
 
 WORKLOADS: dict[str, list[Message]] = {

@@ -3,7 +3,7 @@
 Both generate from the same rendered prompt with the same seed, sampling settings and
 thread count; runs alternate so background load hits both alike. Prints tokens per
 second for each and their ratio (target: engine / plain >= 0.95), for every llama.cpp
-configuration (app.core.cpu_probe) that survives on this CPU: each is first tried in
+configuration (app.core.inference.cpu_probe) that survives on this CPU: each is first tried in
 a probe child, then measured in a process of its own, so a crashing one is reported
 and skipped instead of killing the benchmark.
 
@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.core.cpu_probe import CONFIGS, FORCE_ENV, config_named, run_child  # noqa: E402
-from app.core.engine import Engine, Finished  # noqa: E402
-from app.core.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
+from app.core.inference.cpu_probe import CONFIGS, FORCE_ENV, config_named, run_child  # noqa: E402
+from app.core.inference.engine import Engine, Finished  # noqa: E402
+from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
 from tests.fetch_test_model import fetch_test_model  # noqa: E402
 
 QUESTION = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper."}]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import tqdm
 
-from app.core.cpu_probe import FORCE_ENV, choose_config
+from app.core.inference.cpu_probe import FORCE_ENV, choose_config
 from tests.fetch_test_model import fetch_test_model
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

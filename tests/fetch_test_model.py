@@ -16,7 +16,7 @@ CACHE = Path(os.environ.get("QUORUM_TEST_MODEL_CACHE", REPO / ".cache" / "models
 
 def fetch_test_model() -> Path:
     sys.path.insert(0, str(REPO))
-    from app.core import demo_model
+    from app.core.models import demo_model
 
     return demo_model.fetch(CACHE)
 

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from app import __version__, selftest
-from app.core import catalog
+from app.core.models import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"

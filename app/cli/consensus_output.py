@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from app.core.consensus_run import ConsensusReport
+from app.core.consensus.runner import ConsensusReport
 
 BAR_WIDTH = 30
 

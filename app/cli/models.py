@@ -8,10 +8,12 @@ import time
 from typing import Any, TextIO
 
 from app.cli import EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
-from app.core import catalog, demo_model, library
-from app.core.download import Downloader, DownloadResult, Progress, downloader_for
-from app.core.hub_errors import ChecksumMismatchError, DownloadError
-from app.core.partial import human_size
+from app.core.models import catalog, demo_model, library
+from app.core.models.download import Downloader, DownloadResult, downloader_for
+from app.core.models.entry import LibraryError, ModelEntry, UnknownModelError
+from app.core.models.hub_errors import ChecksumMismatchError, DownloadError
+from app.core.models.partial import human_size
+from app.core.models.progress import Progress
 from app.core.settings import models_dir
 
 
@@ -52,7 +54,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 # -- list ------------------------------------------------------------------------
 
 
-def _status(entry: library.ModelEntry) -> str:
+def _status(entry: ModelEntry) -> str:
     if entry.is_demo:
         return "demo"
     if not entry.available:
@@ -179,15 +181,15 @@ def run_download(args: argparse.Namespace) -> int:
 # -- verify / import / remove / demo ---------------------------------------------
 
 
-def _library_error(exc: library.LibraryError) -> CliError:
-    code = EXIT_USAGE if isinstance(exc, library.UnknownModelError) else EXIT_MODEL
+def _library_error(exc: LibraryError) -> CliError:
+    code = EXIT_USAGE if isinstance(exc, UnknownModelError) else EXIT_MODEL
     return CliError(str(exc), code)
 
 
 def run_verify(args: argparse.Namespace) -> int:
     try:
         entry = library.verify(args.id, progress=ProgressBar())
-    except library.LibraryError as exc:
+    except LibraryError as exc:
         raise _library_error(exc) from exc
     print(f"{entry.id}: sha256 matches ({entry.sha256}): {entry.path}")
     return EXIT_OK
@@ -196,7 +198,7 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     try:
         entry = library.import_local(args.path)
-    except library.LibraryError as exc:
+    except LibraryError as exc:
         raise _library_error(exc) from exc
     except OSError as exc:
         raise CliError(f"cannot import {args.path}: {exc.strerror or exc}", EXIT_MODEL) from exc
@@ -207,7 +209,7 @@ def run_import(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     try:
         print(f"{args.id}: {library.remove(args.id)}")
-    except library.LibraryError as exc:
+    except LibraryError as exc:
         raise _library_error(exc) from exc
     return EXIT_OK
 

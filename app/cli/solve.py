@@ -14,7 +14,7 @@ from typing import Any
 
 from app.cli import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.cli.consensus_output import print_consensus_table
-from app.core.consensus_run import (
+from app.core.consensus.runner import (
     MAX_SAMPLES,
     MIN_SAMPLES,
     ConsensusError,
@@ -24,8 +24,9 @@ from app.core.consensus_run import (
     ConsensusSample,
     ConsensusStarted,
 )
-from app.core.consensus_summary import consensus_json
-from app.core.engine import (
+from app.core.consensus.summary import consensus_json
+from app.core.inference.backend import LlamaError
+from app.core.inference.engine import (
     CANCELLED,
     ERROR,
     PROMPT_TOO_LONG,
@@ -35,9 +36,8 @@ from app.core.engine import (
     ModelLoadError,
     TextChunk,
 )
-from app.core.llama_backend import LlamaError
-from app.core.reasoning import Channel
-from app.core.sampling import RuntimeParams, SamplingParams
+from app.core.inference.reasoning import Channel
+from app.core.inference.sampling import RuntimeParams, SamplingParams
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -86,7 +86,7 @@ def read_question(raw: str) -> str:
 
 
 def resolve_model_path(ref: str | None) -> Path:
-    from app.core import library
+    from app.core.models import library
 
     if ref and Path(ref).expanduser().suffix.lower() == ".gguf":
         path = Path(ref).expanduser()

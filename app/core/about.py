@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from app import __version__
 from app.core import paths
-from app.core.cpu_probe import ProbeVerdict
+from app.core.inference.cpu_probe import ProbeVerdict
 
 
 def about_text(llama_config: ProbeVerdict | None) -> str:
     """Version, llama.cpp build and how it runs on this CPU, and where files live."""
-    from app.core.llama_backend import library_version
+    from app.core.inference.backend import library_version
 
     if llama_config is None:
         config = "chosen when a model is loaded (a one-time check in a child process)"

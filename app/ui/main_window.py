@@ -4,9 +4,9 @@ The window only arranges views and forwards the user's commands to `ChatSession`
 what is shown comes back through the session's signals. Nothing here blocks: model
 loading and generation run on the inference thread, and errors appear in the banner.
 With consensus on, Ask runs N samples; the consensus panel above the panes and its
-wiring live in app.ui.consensus_controller. Opening models, the first-run panel (shown
+wiring live in app.ui.consensus.controller. Opening models, the first-run panel (shown
 in place of the question and answer while no model is on disk), the model manager and
-the demo-model notice live in app.ui.model_controller.
+the demo-model notice live in app.ui.models.controller.
 """
 
 from __future__ import annotations
@@ -33,22 +33,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.history_records import RunRecord
-from app.ui.about import about_box
-from app.ui.answer_view import AnswerView
-from app.ui.banner import Banner
-from app.ui.consensus_controller import ConsensusController
-from app.ui.consensus_options import ConsensusOptions
-from app.ui.consensus_view import ConsensusView
-from app.ui.history_panel import HistoryPanel
-from app.ui.model_controller import DemoNotice, ModelController
-from app.ui.model_picker import ModelPicker
-from app.ui.run_info import describe_run
-from app.ui.session import ChatSession, SessionError, open_history
-from app.ui.settings_panel import SettingsPanel
-from app.ui.settings_store import WindowSettings
-from app.ui.status_bar import QuorumStatusBar
-from app.ui.trace_view import TraceView
+from app.core.conversation import open_history
+from app.core.history.describe import describe_run
+from app.core.history.records import RunRecord
+from app.ui.consensus.controller import ConsensusController
+from app.ui.consensus.options import ConsensusOptions
+from app.ui.consensus.view import ConsensusView
+from app.ui.conversation.answer_view import AnswerView
+from app.ui.conversation.session import ChatSession, SessionError
+from app.ui.conversation.trace_view import TraceView
+from app.ui.history.panel import HistoryPanel
+from app.ui.models.controller import DemoNotice, ModelController
+from app.ui.models.picker import ModelPicker
+from app.ui.settings.panel import SettingsPanel
+from app.ui.settings.store import WindowSettings
+from app.ui.widgets.about import about_box
+from app.ui.widgets.banner import Banner
+from app.ui.widgets.status_bar import QuorumStatusBar
 
 
 class MainWindow(QMainWindow):

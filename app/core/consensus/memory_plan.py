@@ -1,0 +1,119 @@
+"""How much KV-cache memory a consensus run takes, and how many samples run at once.
+
+The user is told this before a run starts: 512 samples of a 4B model cannot all be
+decoded side by side on a laptop, so samples run in as many parallel slots as the
+memory budget and llama.cpp's parallel-sequence cap allow, and slots are refilled.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from app.core.models.gguf import GGUFInfo
+
+KV_BYTES_PER_ELEMENT = 2  # llama.cpp's default K and V cache type is f16
+DEFAULT_BUDGET_FRACTION = 0.4  # of physical memory, leaving room for the weights and the OS
+
+
+def physical_memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # Windows has no sysconf
+        return 8 * 1024**3
+
+
+def kv_bytes_per_token(info: GGUFInfo) -> int:
+    """K and V for every layer, from the model's own hyper-parameters."""
+    meta = info.metadata
+    arch = info.architecture or ""
+
+    def number(key: str, default: int) -> int:
+        value = meta.get(f"{arch}.{key}", default)
+        return int(value) if isinstance(value, int | float) else default
+
+    layers = number("block_count", 32)
+    heads = max(1, number("attention.head_count", 32))
+    kv_heads = number("attention.head_count_kv", heads)
+    head_dim = number("attention.key_length", number("embedding_length", 4096) // heads)
+    value_dim = number("attention.value_length", head_dim)
+    return layers * kv_heads * (head_dim + value_dim) * KV_BYTES_PER_ELEMENT
+
+
+@dataclass(frozen=True)
+class ConsensusPlan:
+    samples: int
+    parallel: int  # slots decoded side by side
+    tokens_per_sample: int  # prompt + max tokens
+    n_ctx: int  # context cells to allocate
+    kv_bytes: int  # KV cache the run will allocate
+    kv_unified: bool
+    limited_by: str | None  # "memory" or "llama.cpp" when fewer slots than samples
+
+    @property
+    def waves(self) -> int:
+        return -(-self.samples // self.parallel)
+
+    def describe(self) -> str:
+        mib = self.kv_bytes / 1024**2
+        text = (
+            f"{self.samples} samples, {self.parallel} at a time, about {mib:,.0f} MiB of KV cache"
+        )
+        if self.limited_by:
+            text += f" (parallel slots limited by {self.limited_by})"
+        return text
+
+
+def plan_consensus(
+    info: GGUFInfo,
+    *,
+    samples: int,
+    prompt_tokens: int,
+    max_tokens: int,
+    budget_bytes: int | None = None,
+    max_parallel: int = 256,
+    kv_unified: bool = False,
+) -> ConsensusPlan:
+    """Choose the number of parallel slots and the context size for a consensus run.
+
+    With a unified cache the prompt's cells are shared by every slot; with split
+    caches each slot (and the prompt holder) keeps a whole copy of the prompt.
+    """
+    if samples < 1:
+        raise ValueError("a consensus run needs at least one sample")
+    per_token = kv_bytes_per_token(info)
+    budget = (
+        budget_bytes
+        if budget_bytes is not None
+        else int(physical_memory_bytes() * DEFAULT_BUDGET_FRACTION)
+    )
+    cells = budget // per_token
+    per_seq = prompt_tokens + max_tokens + 1
+    # max_parallel counts llama.cpp sequences; one of them is the prompt holder.
+    cap = max(1, min(samples, max_parallel - 1))
+    if kv_unified:
+        by_memory = max(1, (cells - prompt_tokens) // (max_tokens + 1))
+    else:
+        by_memory = max(1, cells // _round_up(per_seq, 256) - 1)
+    parallel = min(cap, by_memory)
+    limited_by = None
+    if parallel < samples:
+        limited_by = "memory" if by_memory < cap else "llama.cpp"
+    if kv_unified:
+        n_ctx = _round_up(prompt_tokens + parallel * (max_tokens + 1), 256)
+    else:
+        # Split caches give each sequence n_ctx / n_seq_max cells.
+        n_ctx = (parallel + 1) * _round_up(per_seq, 256)
+    return ConsensusPlan(
+        samples,
+        parallel,
+        prompt_tokens + max_tokens,
+        n_ctx,
+        n_ctx * per_token,
+        kv_unified,
+        limited_by,
+    )
+
+
+def _round_up(value: int, step: int) -> int:
+    return -(-value // step) * step

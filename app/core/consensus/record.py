@@ -1,0 +1,224 @@
+"""A consensus run in the history: report data -> RunRecord -> the same report data.
+
+The RunRecord keeps the columns every run has (question, model, flat parameters, one
+SampleRecord per finished sample with its group label). `RunRecord.consensus` holds the
+consensus figures in app.core.consensus.summary's form, plus whatever else the report data
+has that the columns do not (memory plan, timings, environment, per-sample extras), so a
+run reopened from history shows and exports exactly what the live run did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.consensus.memory_plan import ConsensusPlan
+from app.core.consensus.report import (
+    FORMAT,
+    FORMAT_VERSION,
+    plan_from_dict,
+    run_status,
+    sample_record,
+    sample_records,
+    stats_from_dict,
+)
+from app.core.consensus.runner import ConsensusReport
+from app.core.consensus.stats import ConsensusStats
+from app.core.consensus.summary import consensus_json
+from app.core.history.records import CANCELLED, ERROR, RunRecord, SampleRecord
+from app.core.inference.sampling import SamplingParams
+
+# Keys of RunRecord.consensus beyond the consensus figures themselves.
+_EXTRA_KEYS = ("report_version", "model", "plan", "timings", "software", "hardware",
+               "sample_details", "unfinished")  # fmt: skip
+# Report data "model" fields that have their own RunRecord columns.
+_MODEL_COLUMNS = ("name", "path", "sha256")
+# Runtime fields, saved flat under the names single runs use (see app.core.history.describe).
+_RUNTIME_PARAMS = (("n_ctx", "n_ctx"), ("n_threads", "threads"), ("n_gpu_layers", "gpu_layers"),
+                   ("n_batch", "n_batch"))  # fmt: skip
+_SAMPLING_FIELDS = tuple(SamplingParams.__dataclass_fields__)
+_SAMPLE_EXTRAS = ("prompt_tokens", "time_to_first_token", "error")
+
+
+def consensus_to_record(data: dict[str, Any], conversation_id: int | None = None) -> RunRecord:
+    """A RunRecord ready for HistoryStore.finish_run (or begin_run)."""
+    _check_format(data)
+    model, parameters = data["model"], data["parameters"]
+    params: dict[str, Any] = {**parameters["sampling"]}
+    for key in ("thinking", "samples", "early_stop", "kv_unified"):
+        params[key] = parameters[key]
+    runtime = parameters.get("runtime")
+    if runtime is not None:
+        params.update({flat: runtime[name] for name, flat in _RUNTIME_PARAMS})
+    consensus = {
+        **data["consensus"],
+        "report_version": data["format_version"],
+        "model": {k: v for k, v in model.items() if k not in _MODEL_COLUMNS},
+        "plan": data["plan"],
+        "timings": data["timings"],
+        "software": data["software"],
+        "hardware": data["hardware"],
+        "sample_details": [_sample_extras(s) for s in data["samples"]],
+        "unfinished": data["unfinished"],
+    }
+    return RunRecord(
+        id=None, conversation_id=conversation_id, turn=0, created_at=data["created_at"],
+        question=data["question"], model_name=model["name"], model_path=model["path"],
+        model_sha256=model["sha256"], params=params, samples=sample_records(data),
+        consensus=consensus, status=data["status"], error=data["error"],
+        seconds=data["timings"]["seconds"], time_to_first_token=None,
+    )  # fmt: skip
+
+
+def is_consensus_record(record: RunRecord) -> bool:
+    return isinstance(record.consensus, dict) and "report_version" in record.consensus
+
+
+def record_to_report_data(record: RunRecord) -> dict[str, Any]:
+    """The report data a consensus RunRecord was saved from. Raises ValueError for a run
+    that is not a consensus run, or whose saved figures are damaged."""
+    if not is_consensus_record(record):
+        raise ValueError("this run is not a consensus run (it has no consensus report)")
+    saved: dict[str, Any] = dict(record.consensus or {})
+    try:
+        version = saved["report_version"]
+        if version > FORMAT_VERSION:
+            raise ValueError(f"it was saved by a newer Quorum (report version {version})")
+        details = {d["index"]: d for d in saved["sample_details"]}
+        params = record.params
+        runtime = None
+        if all(flat in params for _, flat in _RUNTIME_PARAMS):
+            runtime = {name: params[flat] for name, flat in _RUNTIME_PARAMS}
+        model_columns = {"name": record.model_name, "path": record.model_path,
+                         "sha256": record.model_sha256}  # fmt: skip
+        return {
+            "format": FORMAT,
+            "format_version": version,
+            "created_at": record.created_at,
+            "created_at_utc": datetime.fromtimestamp(record.created_at, tz=UTC).isoformat(
+                timespec="seconds"
+            ),
+            "question": record.question,
+            "status": record.status,
+            "error": record.error,
+            "model": {**model_columns, **saved["model"]},
+            "parameters": {
+                "samples": params["samples"],
+                "sampling": {k: params[k] for k in _SAMPLING_FIELDS},
+                "thinking": params["thinking"],
+                "early_stop": params["early_stop"],
+                "kv_unified": params["kv_unified"],
+                "runtime": runtime,
+            },
+            "plan": saved["plan"],
+            "consensus": {k: v for k, v in saved.items() if k not in _EXTRA_KEYS},
+            "timings": saved["timings"],
+            "software": saved["software"],
+            "hardware": saved["hardware"],
+            "samples": [_sample_from_record(s, details[s.index]) for s in record.samples],
+            "unfinished": saved["unfinished"],
+        }
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"this run's saved consensus report is damaged ({exc!r})") from exc
+
+
+@dataclass(frozen=True)
+class ConsensusSnapshot:
+    """A finished run, whatever it was read from, in the terms the consensus view shows."""
+
+    stats: ConsensusStats
+    samples: list[SampleRecord]  # finished samples, with their group labels
+    total: int  # samples asked for
+    plan: ConsensusPlan | None  # None for a history record saved without the full report
+    outcome: str  # one sentence on how the run ended
+    data: dict[str, Any] | None  # the report data, when known (what an export writes)
+
+
+def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> ConsensusSnapshot:
+    """Read a ConsensusReport, report data, or a consensus RunRecord. Raises ValueError
+    (readable) for a single run or damaged data, TypeError for anything else."""
+    if isinstance(source, ConsensusReport):
+        samples = [sample_record(i, r, source.groups.get(i)) for i, r in source.finished]
+        outcome = outcome_text(consensus_json(source), run_status(source), source.error)
+        return ConsensusSnapshot(
+            source.stats, samples, len(source.samples), source.plan, outcome, None
+        )
+    if isinstance(source, RunRecord):
+        if is_consensus_record(source):
+            return snapshot_of(record_to_report_data(source))
+        if not source.consensus:
+            raise ValueError("this run is not a consensus run")
+        # Saved with the consensus figures only: show the figures and samples it has.
+        saved = source.consensus
+        outcome = outcome_text(saved, source.status, source.error)
+        total = int(saved.get("requested", len(source.samples)))
+        return ConsensusSnapshot(
+            stats_from_dict(saved), list(source.samples), total, None, outcome, None
+        )
+    if isinstance(source, dict):
+        try:
+            consensus = source["consensus"]
+            return ConsensusSnapshot(
+                stats=stats_from_dict(consensus),
+                samples=sample_records(source),
+                total=int(consensus["requested"]),
+                plan=plan_from_dict(source["plan"]),
+                outcome=outcome_text(consensus, source["status"], source.get("error")),
+                data=source,
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"this is not a complete consensus report ({exc!r})") from exc
+    raise TypeError(f"cannot read a {type(source).__name__} as a consensus run")
+
+
+def outcome_text(consensus: dict[str, Any], status: str, error: str | None) -> str:
+    """One sentence on how the run ended, from its consensus_json figures."""
+    n, requested = consensus.get("n", 0), consensus.get("requested", 0)
+    if status == ERROR or error:
+        return f"Stopped by an error after {n} of {requested} samples: {error or 'unknown'}"
+    if status == CANCELLED or consensus.get("cancelled"):
+        return f"Cancelled: {n} of {requested} samples finished and kept."
+    if consensus.get("stopped_early"):
+        reason = consensus.get("early_stop_reason")
+        saved = consensus.get("samples_saved", 0)
+        text = f"Stopped early after {n} of {requested} samples ({saved} saved)"
+        return f"{text}: {reason}" if reason else f"{text}."
+    seconds, tokens = consensus.get("seconds"), consensus.get("tokens")
+    timing = f" in {seconds:.1f} s, {tokens:,} tokens" if seconds is not None and tokens else ""
+    return f"Finished: {n} of {requested} samples{timing}."
+
+
+def _check_format(data: dict[str, Any]) -> None:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError("not a Quorum consensus report")
+
+
+def _sample_extras(sample: dict[str, Any]) -> dict[str, Any]:
+    extracted = sample.get("extracted")
+    return {
+        "index": sample["index"],
+        "span": extracted["span"] if extracted else None,
+        **{key: sample[key] for key in _SAMPLE_EXTRAS},
+    }
+
+
+def _sample_from_record(sample: SampleRecord, extras: dict[str, Any]) -> dict[str, Any]:
+    extracted = None
+    if sample.extracted is not None:
+        extracted = {"text": sample.extracted, "rule": sample.extracted_rule,
+                     "span": extras["span"]}  # fmt: skip
+    return {
+        "index": sample.index,
+        "seed": sample.seed,
+        "group": sample.group,
+        "finish_reason": sample.finish_reason,
+        "tokens": sample.tokens,
+        "prompt_tokens": extras["prompt_tokens"],
+        "seconds": sample.seconds,
+        "time_to_first_token": extras["time_to_first_token"],
+        "extracted": extracted,
+        "answer": sample.answer,
+        "trace": sample.trace,
+        "error": extras["error"],
+    }

@@ -1,0 +1,71 @@
+"""The help text for the consensus figures (shown by the window's ? button).
+
+It states the exact rules implemented in app.core.consensus.stats and
+app.core.answers.grouping; change them together.
+"""
+
+from __future__ import annotations
+
+STATS_HELP = """\
+## How to read the consensus figures
+
+Consensus mode asks the model the same question N times and compares the final answers.
+The figures describe how much those answers agree. They measure the model's *consistency*,
+not whether the answer is right: a model can agree with itself on a wrong answer.
+
+**Answer groups.** Answers that mean the same thing are counted together. Quorum compares
+them in steps, cheapest first: the same text once case, spacing, bold, `$…$`, `\\boxed{}`
+and a final full stop are ignored; the same multiple-choice letter ("B", "(B)", "Option B");
+the same number, compared exactly ("1,000" = "1000", "1/2" = "0.5", "$5" = "5 dollars";
+units are dropped, not converted, and "50%" counts as 50, not 0.5); finally the same
+mathematical value, checked with math-verify ("\\sqrt{25}" = "5", "(x+1)^2" = "x^2+2x+1").
+A maths check that takes longer than 2 seconds is abandoned and the answers are kept apart.
+A new answer joins the first existing group whose first answer it matches.
+
+**No answer.** A sample whose final answer could not be found (it ran out of tokens, or
+never stated one) goes into its own bucket, "∅ no answer". It is always shown and counted
+in N, never dropped. It is not counted among the *distinct answers*, but it is one outcome
+in the entropy. If it is the largest group, no majority answer is named.
+
+**Majority.** The answer given by the most samples. Ties go to a real answer over "no
+answer", then to the answer that appeared first, and the tie is pointed out.
+
+**Agreement.** The majority's share of all N samples: majority count ÷ N. 100% means every
+sample gave the same answer.
+
+**Wilson 95% interval.** The range of agreement values consistent with what was observed,
+at 95% confidence: if the same question were run many times, about 95 in 100 such ranges
+would contain the model's long-run agreement. It is wide for small N (7 of 10 gives
+40%–89%) and narrows as N grows. Unlike the simple "share ± 1.96 × standard error", it never
+leaves 0%–100% and stays sensible at 0 of N and N of N. Formula, with p = share and z = 1.96:
+centre = (p + z²/2N) / (1 + z²/N), half-width = z / (1 + z²/N) × √(p(1−p)/N + z²/4N²).
+
+**Entropy (bits).** How spread out the answers are: H = −Σ p·log₂ p over the answer groups
+(the no-answer bucket included), where p is each group's share. 0 bits means all samples
+agree; 1 bit is an even split between two answers; 2 bits an even split among four; at most
+log₂ K bits for K groups.
+
+**Miller–Madow entropy.** The entropy above is biased low when N is small, because rare
+answers have not shown up yet. Miller–Madow adds (K − 1) / (2 N ln 2) bits, with K the number
+of groups seen; it is a better estimate of the model's true spread. For one group it equals
+the plain entropy (0).
+
+**Deterministic sampling.** At temperature 0, or with top-k = 1, the model always picks its
+single most likely next token, so every sample is identical by construction. Agreement is
+then 100% and entropy 0 bits whatever the model "believes"; Quorum says so next to the
+figures. Use the model's recommended sampling settings to measure consistency.
+
+**Stopping early.** A long run can end before all N samples are done:
+
+- *Leader cannot lose*: stop when the leading answer is ahead of the runner-up by more than
+  the number of samples still to come. Then even if every remaining sample went to the
+  runner-up, the majority would not change. (If they could at best tie, the run goes on.)
+- *Leader settled* (includes the rule above): after at least 8 samples, stop when the lower
+  end of the leading answer's Wilson 95% interval is above the upper end of the runner-up's
+  interval (a runner-up that does not exist counts as 0 samples). A unanimous run settles
+  after 8 samples. This is a rule of thumb, not an exact statistical test: the run is checked
+  after every sample, which lets chance end it somewhat more often than "95%" suggests.
+- *Off*: all N samples always run.
+
+Counts for the early-stop rules include every group, the no-answer bucket too.
+"""

@@ -1,0 +1,38 @@
+"""The consensus figures of a finished run as plain data: the shape the CLI prints with
+``--json``, the report export embeds and the history database stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.consensus.runner import ConsensusReport
+
+
+def consensus_json(report: ConsensusReport) -> dict[str, Any]:
+    stats = report.stats
+    return {
+        "majority": stats.majority,
+        "majority_is_no_answer": stats.majority_is_no_answer,
+        "agreement": stats.agreement,
+        "agreement_ci95": list(stats.agreement_ci95),
+        "entropy_bits": stats.entropy_bits,
+        "entropy_bits_mm": stats.entropy_bits_mm,
+        "distinct": stats.distinct,
+        "no_answer": stats.no_answer,
+        "n": stats.n,
+        "requested": len(report.samples),
+        "groups": [
+            {"answer": label, "count": count, "samples": members}
+            for label, count, members in stats.groups
+        ],
+        "deterministic": stats.deterministic,
+        "note": stats.note,
+        "stopped_early": report.stopped_early,
+        "early_stop_reason": report.early_stop_reason,
+        "samples_saved": report.saved,
+        "cancelled": report.cancelled,
+        "seconds": round(report.seconds, 3),
+        "tokens": report.tokens,
+        "parallel": report.plan.parallel,
+        "kv_cache_bytes": report.plan.kv_bytes,
+    }

@@ -1,0 +1,37 @@
+"""One line that says how a run was made: model, outcome, speed and every parameter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.core.history.records import RunRecord
+
+_PARAM_LABELS = (
+    ("temperature", "T"), ("top_p", "top-p"), ("top_k", "top-k"), ("min_p", "min-p"),
+    ("repeat_penalty", "repeat"), ("presence_penalty", "presence"), ("max_tokens", "max"),
+    ("seed", "seed"), ("early_stop", "early stop"), ("n_ctx", "context"), ("threads", "threads"),
+    ("gpu_layers", "GPU layers"),
+)  # fmt: skip
+
+
+def describe_run(record: RunRecord) -> str:
+    when = datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M")
+    parts = [f"{record.model_name}", when, record.status]
+    requested = record.params.get("samples")
+    sample = record.samples[0] if record.samples else None
+    if requested is not None:  # consensus: every sample counts, not the first one
+        tokens = sum(s.tokens for s in record.samples)
+        parts.append(f"consensus: {len(record.samples)} of {requested} samples, "
+                     f"{tokens} tokens in {record.seconds:.1f} s")  # fmt: skip
+    elif sample is not None:
+        parts.append(f"{sample.tokens} tokens in {sample.seconds:.1f} s ({sample.finish_reason})")
+    thinking = record.params.get("thinking")
+    if thinking is not None:
+        parts.append("thinking on" if thinking else "thinking off")
+    for key, label in _PARAM_LABELS:
+        if record.params.get(key) is not None:
+            parts.append(f"{label} {record.params[key]}")
+    config = record.params.get("llama_config")
+    if isinstance(config, dict) and config.get("name"):
+        parts.append(f"llama.cpp {config['name']}")
+    return " · ".join(parts)

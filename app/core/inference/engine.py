@@ -1,0 +1,313 @@
+"""One llama.cpp model answering one question at a time, as a stream of events.
+
+``Engine.generate`` is a plain generator: the CLI iterates it directly, the GUI wraps
+it in one worker thread. ``Engine.cancel`` is the only method meant to be called
+from another thread; it stops a run within one decode step, including a long
+prompt evaluation, and leaves the engine ready for the next question.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import llama_cpp as llama
+
+from app.core.answers.extract import ExtractedAnswer, extract_answer
+from app.core.inference.backend import (
+    AbortSwitch,
+    ContextSpec,
+    LlamaError,
+    LoadedModel,
+    SamplerChain,
+    free_context,
+    new_context,
+    utf8_decoder,
+)
+from app.core.inference.chat_template import render_chat, supports_thinking_toggle
+from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
+from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
+from app.core.inference.sampling import RuntimeParams, SamplingParams, default_sampling
+from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
+
+# Finish reasons, as recorded in history and printed by the CLI.
+STOP = "stop"  # the model ended its answer
+LENGTH = "length"  # max tokens reached
+CONTEXT_FULL = "context_full"  # generation filled the context window
+PROMPT_TOO_LONG = "prompt_too_long"  # the question does not fit the context window
+CANCELLED = "cancelled"
+ERROR = "error"
+
+# A decode step slower than this gets the abort callback, so cancel stays prompt
+# even on big models; faster steps are cancelled between tokens at no cost.
+SLOW_STEP_S = 0.1
+
+Message = dict[str, str]
+
+
+class ModelLoadError(RuntimeError):
+    """The file could not be used as a model; the message is meant for a user."""
+
+
+@dataclass(frozen=True)
+class PromptEvaluated:
+    prompt_tokens: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    channel: Channel
+    text: str
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    trace: str
+    answer: str
+    extracted: ExtractedAnswer | None
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    time_to_first_token: float | None
+    finish_reason: str
+    sampling: SamplingParams
+    thinking: bool | None
+    error: str | None = None
+
+    @property
+    def seed(self) -> int:
+        return seed_of(self.sampling)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: GenerationResult
+
+
+EngineEvent = PromptEvaluated | TextChunk | Finished
+
+
+@dataclass
+class _Run:
+    """Mutable bookkeeping of one generate() call."""
+
+    sampling: SamplingParams
+    thinking: bool | None
+    started: float = field(default_factory=time.perf_counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_token_at: float | None = None
+
+    def result(
+        self, splitter: ReasoningSplitter, reason: str, error: str | None = None
+    ) -> GenerationResult:
+        ttft = self.first_token_at - self.started if self.first_token_at else None
+        answer = splitter.answer
+        return GenerationResult(
+            trace=splitter.trace,
+            answer=answer,
+            extracted=extract_answer(answer),
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            seconds=time.perf_counter() - self.started,
+            time_to_first_token=ttft,
+            finish_reason=reason,
+            sampling=self.sampling,
+            thinking=self.thinking,
+            error=error,
+        )
+
+
+def seed_of(params: SamplingParams) -> int:
+    if params.seed is None:
+        raise ValueError("sampling parameters have no seed yet")
+    return params.seed
+
+
+def load_model_file(
+    path: str | Path, n_gpu_layers: int = 0
+) -> tuple[GGUFInfo, LoadedModel, ProbeVerdict]:
+    """Validate a GGUF file ourselves, try it in a child process, then load it here."""
+    try:
+        info = read_gguf_info(path)
+    except GGUFError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    try:
+        verdict = choose_config(path)
+    except ProbeError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    try:
+        model = LoadedModel(path, n_gpu_layers, use_extra_bufts=verdict.config.use_extra_bufts)
+    except LlamaError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    return info, model, verdict
+
+
+class Engine:
+    def __init__(self, model_path: str | Path, runtime: RuntimeParams | None = None) -> None:
+        self.runtime = runtime or RuntimeParams()
+        self.info, self.model, self.llama_config = load_model_file(
+            model_path, self.runtime.n_gpu_layers
+        )
+        train_ctx = self.model.n_ctx_train or self.runtime.n_ctx
+        self.n_ctx = max(256, min(self.runtime.n_ctx, train_ctx))
+        try:
+            self._ctx = new_context(
+                self.model,
+                ContextSpec(
+                    n_ctx=self.n_ctx, n_batch=self.runtime.n_batch, n_threads=self.runtime.n_threads
+                ),
+            )
+        except LlamaError as exc:
+            self.model.close()
+            raise ModelLoadError(str(exc)) from exc
+        self._cancel = threading.Event()
+        self._abort = AbortSwitch(self._ctx, self._cancel.is_set)
+        self.supports_thinking = supports_thinking_toggle(self.info.chat_template)
+
+    @property
+    def path(self) -> Path:
+        return self.model.path
+
+    def default_sampling(self, thinking: bool | None = None) -> SamplingParams:
+        return default_sampling(
+            self.info.architecture, self.info.chat_template, self.info.sampling_defaults, thinking
+        )
+
+    def render_prompt(self, messages: Sequence[Message], thinking: bool | None) -> str:
+        toggle = thinking if self.supports_thinking else None
+        eos = self.info.metadata.get("tokenizer.ggml.eos_token_id")
+        bos_text = self.model.piece(self.model.bos).decode("utf-8", "replace")
+        eos_text = self.model.piece(int(eos)).decode("utf-8", "replace") if eos is not None else ""
+        return render_chat(
+            self.info.chat_template,
+            messages,
+            enable_thinking=toggle,
+            bos_token=bos_text,
+            eos_token=eos_text,
+        ).text
+
+    def cancel(self) -> None:
+        """Stop the run in progress (callable from any thread)."""
+        self._cancel.set()
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        sampling: SamplingParams | None = None,
+        thinking: bool | None = None,
+    ) -> Iterator[EngineEvent]:
+        """Stream one answer. Always ends with exactly one ``Finished`` event."""
+        self._cancel.clear()
+        params = (sampling or self.default_sampling(thinking)).with_seed().validated()
+        run = _Run(params, thinking if self.supports_thinking else None)
+        prompt = self.render_prompt(messages, thinking)
+        splitter = ReasoningSplitter(starts_in_trace=template_opens_trace(prompt))
+        tokens = self.model.tokenize(prompt)
+        run.prompt_tokens = len(tokens)
+        if len(tokens) >= self.n_ctx:
+            yield Finished(
+                run.result(
+                    splitter,
+                    PROMPT_TOO_LONG,
+                    (
+                        f"The conversation is {len(tokens)} tokens but the context holds "
+                        f"{self.n_ctx}; "
+                        "shorten it, start a new conversation, or raise the context size."
+                    ),
+                )
+            )
+            return
+        llama.llama_memory_clear(llama.llama_get_memory(self._ctx), True)
+        reason = self._evaluate_prompt(tokens)
+        if reason is not None:
+            yield Finished(run.result(splitter, reason, self._error_text(reason)))
+            return
+        yield PromptEvaluated(len(tokens), time.perf_counter() - run.started)
+        yield from self._sample_loop(run, splitter, len(tokens))
+
+    def _evaluate_prompt(self, tokens: list[int]) -> str | None:
+        self._abort.set(True)
+        step = self.runtime.n_batch
+        for start in range(0, len(tokens), step):
+            chunk = tokens[start : start + step]
+            rc = self._decode(chunk)
+            if self._cancel.is_set() or rc == 2:
+                return CANCELLED
+            if rc != 0:
+                return ERROR
+        return None
+
+    def _decode(self, tokens: list[int]) -> int:
+        array = (llama.llama_token * len(tokens))(*tokens)
+        return int(llama.llama_decode(self._ctx, llama.llama_batch_get_one(array, len(tokens))))
+
+    def _sample_loop(
+        self, run: _Run, splitter: ReasoningSplitter, n_past: int
+    ) -> Iterator[EngineEvent]:
+        chain = SamplerChain(run.sampling, seed_of(run.sampling), self._n_vocab())
+        decoder = utf8_decoder()
+        one = (llama.llama_token * 1)()
+        batch = llama.llama_batch_get_one(one, 1)
+        reason = STOP
+        try:
+            while True:
+                if self._cancel.is_set():
+                    reason = CANCELLED
+                    break
+                token = chain.sample(self._ctx, -1)
+                if self.model.is_eog(token):
+                    break
+                run.completion_tokens += 1
+                if run.first_token_at is None:
+                    run.first_token_at = time.perf_counter()
+                for channel, text in splitter.feed(decoder.decode(self.model.piece(token))):
+                    yield TextChunk(channel, text, run.completion_tokens)
+                if run.completion_tokens >= run.sampling.max_tokens:
+                    reason = LENGTH
+                    break
+                if n_past >= self.n_ctx:
+                    reason = CONTEXT_FULL
+                    break
+                one[0] = token
+                step_started = time.perf_counter()
+                rc = int(llama.llama_decode(self._ctx, batch))
+                n_past += 1
+                if rc != 0:
+                    reason = CANCELLED if rc == 2 or self._cancel.is_set() else ERROR
+                    break
+                self._abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
+        finally:
+            chain.close()
+        for channel, text in splitter.feed(decoder.decode(b"", final=True)) + splitter.finish():
+            yield TextChunk(channel, text, run.completion_tokens)
+        yield Finished(run.result(splitter, reason, self._error_text(reason)))
+
+    def _n_vocab(self) -> int:
+        return int(llama.llama_vocab_n_tokens(self.model.vocab))
+
+    def _error_text(self, reason: str) -> str | None:
+        if reason == ERROR:
+            return "llama.cpp failed while decoding; see the log for details"
+        return None
+
+    def close(self) -> None:
+        free_context(self._ctx)
+        self._ctx = None
+        self.model.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,97 @@
+"""Progress reports, cancel checks and hashing files already on disk.
+
+Shared by downloads (app.core.models.transfer) and the library's verify/import, so the GUI
+gets the same report shape for every long file operation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.core.models.hub_errors import DownloadCancelled
+
+HASH_BLOCK = 4 << 20
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report: ``done`` of ``total`` bytes, rate in bytes/s, ETA in seconds."""
+
+    done: int
+    total: int
+    rate: float
+    eta: float | None
+    phase: str  # "checking" (hashing bytes already on disk), "downloading", "done"
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class ProgressReporter:
+    """Rate over a sliding window, ETA, and at most ~10 reports a second."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int, window: float = 5.0) -> None:
+        self._callback = callback
+        self.total = total
+        self._window = window
+        self._samples: deque[tuple[float, int]] = deque()
+        self._last_report = 0.0
+
+    def rate(self, done: int) -> float:
+        now = time.monotonic()
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > self._window:
+            self._samples.popleft()
+        first_time, first_done = self._samples[0]
+        elapsed = now - first_time
+        return (done - first_done) / elapsed if elapsed > 0 else 0.0
+
+    def reset_rate(self) -> None:
+        self._samples.clear()
+
+    def report(self, done: int, phase: str, message: str = "", force: bool = False) -> None:
+        rate = self.rate(done) if phase == "downloading" else 0.0
+        now = time.monotonic()
+        if self._callback is None or (not force and now - self._last_report < 0.1):
+            return
+        self._last_report = now
+        eta = (self.total - done) / rate if rate > 0 else None
+        self._callback(Progress(done, self.total, rate, eta, phase, message))
+
+
+def check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise DownloadCancelled("download cancelled; run it again to resume")
+
+
+def hash_prefix(
+    path: Path,
+    length: int,
+    reporter: ProgressReporter,
+    cancel: threading.Event | None,
+) -> Any:
+    """A sha256 over the first ``length`` bytes of ``path`` (bytes kept from before)."""
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as handle:
+        while done < length:
+            block = handle.read(min(HASH_BLOCK, length - done))
+            if not block:
+                break
+            digest.update(block)
+            done += len(block)
+            check_cancel(cancel)
+            reporter.report(done, "checking")
+    return digest

@@ -1,0 +1,170 @@
+"""The samples behind one answer group, and one sample's reasoning beside its answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.history.records import SampleRecord
+
+COLUMNS = ("Sample", "Seed", "Tokens", "Seconds", "Finish")
+
+
+def _plain_label(parent: QWidget) -> QLabel:
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # group labels are model output
+    label.setWordWrap(True)
+    return label
+
+
+class GroupSamplesList(QWidget):
+    """A table of one group's samples. Emits sample_chosen(index) when a row is selected."""
+
+    sample_chosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.heading = _plain_label(self)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.table)
+        self._group: str | None = None
+        self.clear()
+
+    @property
+    def group(self) -> str | None:
+        return self._group
+
+    def indices(self) -> list[int]:
+        return [self._index_of_row(row) for row in range(self.table.rowCount())]
+
+    def show_group(self, label: str, samples: Sequence[SampleRecord]) -> None:
+        """List the group's samples in index order (selection is kept where possible)."""
+        keep = self.selected_index() if label == self._group else None
+        self._group = label
+        ordered = sorted(samples, key=lambda s: s.index)
+        noun = "sample" if len(ordered) == 1 else "samples"
+        self.heading.setText(f"Answer “{' '.join(label.split())}”: {len(ordered)} {noun}")
+        self.table.blockSignals(True)  # refilling is not the user choosing a sample
+        try:
+            self.table.setRowCount(len(ordered))
+            for row, sample in enumerate(ordered):
+                cells = (str(sample.index), str(sample.seed), str(sample.tokens),
+                         f"{sample.seconds:.2f}", sample.finish_reason)  # fmt: skip
+                for column, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setData(Qt.ItemDataRole.UserRole, sample.index)
+                    self.table.setItem(row, column, item)
+            if keep is not None and keep in self.indices():
+                self.table.selectRow(self.indices().index(keep))
+            else:
+                self.table.clearSelection()
+        finally:
+            self.table.blockSignals(False)
+
+    def select_index(self, index: int) -> bool:
+        """Select the sample's row (emits sample_chosen); False if it is not listed."""
+        if index not in self.indices():
+            return False
+        self.table.selectRow(self.indices().index(index))
+        return True
+
+    def selected_index(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self._index_of_row(rows[0].row()) if rows else None
+
+    def row_of(self, index: int) -> int | None:
+        found = self.indices()
+        return found.index(index) if index in found else None
+
+    def clear(self) -> None:
+        self._group = None
+        self.heading.setText("Click a bar to list the samples that gave that answer.")
+        self.table.setRowCount(0)
+
+    def _index_of_row(self, row: int) -> int:
+        item = self.table.item(row, 0)
+        if item is None:
+            raise IndexError(f"no sample in row {row}")
+        return int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _on_selection_changed(self) -> None:
+        index = self.selected_index()
+        if index is not None:
+            self.sample_chosen.emit(index)
+
+
+class SampleDetail(QWidget):
+    """One sample: a header line, then its reasoning and its answer side by side."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = _plain_label(self)
+        self.trace_pane = self._pane("Reasoning")
+        self.answer_pane = self._pane("Answer")
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        for title, pane in (("Reasoning", self.trace_pane), ("Answer", self.answer_pane)):
+            box = QWidget(splitter)
+            box_layout = QVBoxLayout(box)
+            box_layout.setContentsMargins(0, 0, 0, 0)
+            box_layout.addWidget(QLabel(title, box))
+            box_layout.addWidget(pane)
+            splitter.addWidget(box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.header)
+        layout.addWidget(splitter, 1)
+        self._index: int | None = None
+        self.clear()
+
+    @property
+    def index(self) -> int | None:
+        return self._index
+
+    def show_sample(self, sample: SampleRecord) -> None:
+        self._index = sample.index
+        parts = [f"Sample {sample.index}", f"seed {sample.seed}", f"{sample.tokens} tokens",
+                 f"{sample.seconds:.2f} s", f"finished by {sample.finish_reason}"]  # fmt: skip
+        if sample.extracted is not None:
+            rule = f" ({sample.extracted_rule})" if sample.extracted_rule else ""
+            parts.append(f"extracted “{' '.join(sample.extracted.split())}”{rule}")
+        if sample.group is not None:
+            parts.append(f"group “{' '.join(sample.group.split())}”")
+        self.header.setText(" · ".join(parts))
+        self.trace_pane.setPlainText(sample.trace or "(no reasoning trace)")
+        self.answer_pane.setPlainText(sample.answer or "(empty answer)")
+
+    def clear(self) -> None:
+        self._index = None
+        self.header.setText("Select a sample to see its reasoning and answer.")
+        self.trace_pane.clear()
+        self.answer_pane.clear()
+
+    def _pane(self, name: str) -> QPlainTextEdit:
+        pane = QPlainTextEdit(self)
+        pane.setReadOnly(True)
+        pane.setAccessibleName(name)
+        return pane

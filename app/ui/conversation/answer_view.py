@@ -1,0 +1,140 @@
+"""The answer pane: Markdown rendered safely, maths readable, the final answer highlighted.
+
+While the answer streams, re-rendering the whole Markdown on every chunk would cost
+more and more per chunk (quadratic over a long answer), so renders are spaced by a
+timer whose interval grows with the last render's cost. The finished answer is always
+rendered once more, with the extracted final answer marked.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from app.core.answers.extract import extract_answer
+from app.core.history.records import RunRecord
+from app.core.run_clock import RunProgress
+from app.ui.conversation.session import ChatSession
+from app.ui.widgets.render import SafeTextBrowser, document_css, markdown_to_html
+
+_MIN_RENDER_INTERVAL_MS = 60
+_RENDER_COST_FACTOR = 4  # spend at most a fifth of the GUI thread on re-rendering
+
+
+def highlight_span(record: RunRecord) -> tuple[int, int] | None:
+    """Where the stored final answer sits in the stored answer text, if anywhere."""
+    sample = record.samples[0] if record.samples else None
+    if sample is None or not sample.extracted:
+        return None
+    found = extract_answer(sample.answer)
+    if found is not None and found.text == sample.extracted:
+        return found.span
+    start = sample.answer.rfind(sample.extracted)  # extracted by another Quorum version
+    return (start, start + len(sample.extracted)) if start >= 0 else None
+
+
+class AnswerView(QWidget):
+    def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("<b>Answer</b>")
+        self.final = QLabel("")
+        self.final.setTextFormat(Qt.TextFormat.PlainText)  # model text: never markup
+        self.final.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_button = QPushButton("Copy ans&wer")
+        self.copy_button.setToolTip("Copy the answer (as Markdown) to the clipboard")
+        self.browser = SafeTextBrowser()
+        self.browser.setPlaceholderText("The answer appears here.")
+        self.browser.setMinimumSize(200, 120)
+        self.browser.setAccessibleName("Answer")
+
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addStretch(1)
+        header.addWidget(self.copy_button)
+        # Its own full-width row: a consensus summary is a sentence, not a word.
+        self.final.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.final)
+        self.final.hide()  # shown with a summary; an empty row would offset the pane
+        layout.addWidget(self.browser, 1)
+
+        self._markdown = ""
+        self._highlight: tuple[int, int] | None = None
+        self._render_cost_ms = 0.0
+        self._render_timer = QTimer(self, singleShot=True)
+        self._render_timer.timeout.connect(self._on_render_due)
+        self.copy_button.clicked.connect(self._on_copy_clicked)
+        self._apply_style()
+        session.run_started.connect(self._on_run_started)
+        session.progress_made.connect(self._on_progress_made)
+        session.run_finished.connect(self._on_run_shown)
+        session.run_opened.connect(self._on_run_shown)
+        session.conversation_reset.connect(self._on_conversation_reset)
+
+    def markdown(self) -> str:
+        """The answer as the model wrote it."""
+        return self._markdown
+
+    def show_markdown(self, text: str, highlight: tuple[int, int] | None = None) -> None:
+        self._render_timer.stop()
+        self._markdown = text
+        self._highlight = highlight
+        self._render()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_style()  # follow a light/dark switch of the desktop
+        super().changeEvent(event)
+
+    def set_summary(self, text: str) -> None:
+        """The line above the answer: the final answer, or a consensus run's outcome."""
+        self.final.setText(text)
+        self.final.setVisible(bool(text))
+
+    def _apply_style(self) -> None:
+        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+        self.browser.document().setDefaultStyleSheet(document_css(dark))
+        if self._markdown:
+            self._render()
+
+    def _on_copy_clicked(self) -> None:
+        QGuiApplication.clipboard().setText(self._markdown)
+
+    def _on_run_started(self, _record: RunRecord) -> None:
+        self.set_summary("")
+        self.show_markdown("")
+
+    def _on_progress_made(self, progress: RunProgress) -> None:
+        if not progress.answer_delta:
+            return
+        self._markdown += progress.answer_delta
+        self._highlight = None
+        if not self._render_timer.isActive():
+            interval = max(_MIN_RENDER_INTERVAL_MS, self._render_cost_ms * _RENDER_COST_FACTOR)
+            self._render_timer.start(int(interval))
+
+    def _on_render_due(self) -> None:
+        self._render()
+
+    def _on_run_shown(self, record: RunRecord) -> None:
+        sample = record.samples[0] if record.samples else None
+        extracted = sample.extracted if sample else None
+        self.set_summary(f"Final answer: {extracted}" if extracted else "")
+        self.show_markdown(record.answer, highlight_span(record))
+
+    def _on_conversation_reset(self) -> None:
+        self.set_summary("")
+        self.show_markdown("")
+
+    def _render(self) -> None:
+        started = time.perf_counter()
+        bar = self.browser.verticalScrollBar()
+        at_bottom, position = bar.value() >= bar.maximum() - 4, bar.value()
+        self.browser.setHtml(markdown_to_html(self._markdown, self._highlight))
+        bar.setValue(bar.maximum() if at_bottom else position)
+        self._render_cost_ms = (time.perf_counter() - started) * 1000

@@ -1,0 +1,114 @@
+"""The reasoning pane: the model's trace, streamed as plain text, collapsible, copyable."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QTextCursor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.history.records import RunRecord
+from app.core.run_clock import RunProgress
+from app.ui.conversation.session import ChatSession
+
+
+def describe_reasoning(tokens: int, seconds: float | None, thinking: bool) -> str:
+    if not thinking and tokens == 0:
+        return "No reasoning"
+    text = f"{tokens} tokens" if tokens else "Thinking…"
+    if seconds is not None:
+        text += f" · thought for {seconds:.0f} s" if seconds >= 1 else " · thought for <1 s"
+    return text
+
+
+class TraceView(QWidget):
+    def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.toggle = QToolButton()
+        self.toggle.setText("&Reasoning")
+        self.toggle.setCheckable(True)
+        self.toggle.setChecked(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setToolTip("Show or hide the reasoning trace")
+        self.summary = QLabel("")
+        self.copy_button = QPushButton("&Copy reasoning")
+        self.copy_button.setToolTip("Copy the reasoning trace to the clipboard")
+        self.text = QPlainTextEdit(readOnly=True)
+        self.text.setPlaceholderText("The model's reasoning appears here while it thinks.")
+        self.text.setMinimumSize(160, 120)
+        self.text.setAccessibleName("Reasoning trace")
+
+        header = QHBoxLayout()
+        header.addWidget(self.toggle)
+        # A long summary ("Sample 11 (seed …) · majority · …") must not widen the pane
+        # at the answer's expense (the answer pane's summary repeats sample and seed).
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        header.addWidget(self.summary, 1)
+        header.addWidget(self.copy_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.text, 1)
+
+        self.toggle.toggled.connect(self._on_toggled)
+        self.copy_button.clicked.connect(self._on_copy_clicked)
+        self._on_toggled(True)
+        session.run_started.connect(self._on_run_started)
+        session.progress_made.connect(self._on_progress_made)
+        session.run_finished.connect(self._on_run_shown)
+        session.run_opened.connect(self._on_run_shown)
+        session.conversation_reset.connect(self._on_conversation_reset)
+
+    def plain_text(self) -> str:
+        return self.text.toPlainText()
+
+    def _on_toggled(self, expanded: bool) -> None:
+        self.text.setVisible(expanded)
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
+
+    def _on_copy_clicked(self) -> None:
+        QGuiApplication.clipboard().setText(self.text.toPlainText())
+
+    def _on_run_started(self, _record: RunRecord) -> None:
+        self.text.clear()
+        self.summary.setText("Waiting for the model…")
+
+    def _on_progress_made(self, progress: RunProgress) -> None:
+        if progress.trace_delta:
+            self._append(progress.trace_delta)
+        thinking = bool(self.text.document().characterCount() > 1)
+        self.summary.setText(
+            describe_reasoning(progress.trace_tokens, progress.thought_seconds, thinking)
+        )
+
+    def _on_run_shown(self, record: RunRecord) -> None:
+        # The final trace is authoritative: the splitter may relabel text at the end.
+        if self.text.toPlainText() != record.trace:
+            self.text.setPlainText(record.trace)
+        reasoning = record.params.get("reasoning") or {}
+        tokens = int(reasoning.get("tokens") or 0)
+        seconds = reasoning.get("seconds")
+        self.summary.setText(describe_reasoning(tokens, seconds, bool(record.trace)))
+
+    def _on_conversation_reset(self) -> None:
+        self.text.clear()
+        self.summary.clear()
+
+    def _append(self, text: str) -> None:
+        # Follow the stream only when the reader is already at the bottom.
+        bar = self.text.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        cursor = QTextCursor(self.text.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(text)
+        if at_bottom:
+            bar.setValue(bar.maximum())

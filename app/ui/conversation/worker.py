@@ -1,0 +1,309 @@
+"""The inference thread: one QThread owns the Engine; the GUI talks to it by signals.
+
+llama.cpp must see one model from one thread only, so the Engine is created, used and
+closed inside `InferenceWorker`'s slots, which all run on its thread. The GUI never
+touches the Engine except through `InferenceWorker.cancel`, whose only effect is
+Engine.cancel (documented thread-safe) and a flag.
+
+A small model produces a token every few milliseconds. Emitting a signal per token
+would queue thousands of events for the GUI, so text is accumulated per channel and
+emitted at most every ``flush_interval_s`` (30 ms): the generator loop blocks the
+worker's own event loop, so the batching is a time check per token, not a timer. A
+slow model's tokens are each more than 30 ms apart, so they still show at once.
+
+A consensus run (`generate_consensus`) runs on the same thread, through ConsensusRunner:
+its memory plan is computed first (a request it cannot serve is refused before anything
+starts), its samples are reported as they finish, its progress at the same 30 ms pace,
+and its report data is built here too, since that may hash a multi-GB model file.
+
+The plain data that crosses the thread (`LoadedModel`, `GenerationRequest`) lives in
+app.core.inference.requests and is importable from here as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+
+from app.core.consensus.job import ConsensusJob, ConsensusSoFar, ProgressThrottle, report_data
+from app.core.consensus.runner import (
+    ConsensusError,
+    ConsensusFinished,
+    ConsensusProgress,
+    ConsensusReport,
+    ConsensusRunner,
+    ConsensusSample,
+    ConsensusStarted,
+)
+from app.core.inference.engine import (
+    CANCELLED,
+    ERROR,
+    Engine,
+    Finished,
+    GenerationResult,
+    Message,
+    ModelLoadError,
+    PromptEvaluated,
+    TextChunk,
+)
+from app.core.inference.reasoning import Channel
+from app.core.inference.requests import GenerationRequest, LoadedModel, failed_result
+from app.core.inference.sampling import RuntimeParams, SamplingParams
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.03
+SHUTDOWN_TIMEOUT_MS = 60_000  # a big model still loading must finish before we can free it
+STOPPED_BEFORE_START = "Stopped before the consensus run started; nothing was recorded."
+
+
+class InferenceWorker(QObject):
+    """Lives on the inference thread. Slots are requests; signals report back."""
+
+    model_loaded = Signal(object)  # LoadedModel
+    model_failed = Signal(str)  # a message for the user
+    prompt_evaluated = Signal(int, float)  # prompt tokens, seconds
+    chunk_received = Signal(str, str, int)  # new trace text, new answer text, tokens so far
+    run_finished = Signal(object)  # GenerationResult
+    consensus_planned = Signal(object)  # ConsensusPlan: the run starts right after
+    consensus_refused = Signal(str)  # it cannot start (a message for the user); nothing ran
+    consensus_started = Signal(object)  # ConsensusStarted
+    consensus_sampled = Signal(object)  # ConsensusSample
+    consensus_progressed = Signal(object)  # ConsensusProgress, at most every flush interval
+    consensus_finished = Signal(object, object)  # ConsensusReport, report data (None: failed)
+
+    def __init__(self, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
+        super().__init__()
+        self.flush_interval_s = flush_interval_s
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()  # guards the references, for cancel()
+        self._runner: ConsensusRunner | None = None
+        self._stop = threading.Event()
+        self._closing = threading.Event()  # the app is quitting: don't hash the model now
+
+    def cancel(self) -> None:
+        """Stop the current run (any thread). Also stops a run requested but not begun."""
+        self._stop.set()
+        with self._engine_lock:
+            if self._engine is not None:
+                self._engine.cancel()
+            if self._runner is not None:
+                self._runner.cancel()
+
+    def close_soon(self) -> None:
+        """The app is closing (any thread): cancel, and keep the last report quick."""
+        self._closing.set()
+        self.cancel()
+
+    def arm(self) -> None:
+        """Clear an earlier stop; called by the GUI just before it requests a run."""
+        self._stop.clear()
+
+    @Slot(object, object)
+    def load(self, path: Path, runtime: RuntimeParams) -> None:
+        self._close_engine()
+        try:
+            engine = Engine(path, runtime)
+        except ModelLoadError as exc:
+            self.model_failed.emit(str(exc))
+            return
+        except Exception as exc:  # a user must see a message, never a dead thread
+            log.exception("loading %s failed", path)
+            self.model_failed.emit(f"Could not load {Path(path).name}: {exc}")
+            return
+        with self._engine_lock:
+            self._engine = engine
+        self.model_loaded.emit(
+            LoadedModel(
+                path=Path(path),
+                info=engine.info,
+                supports_thinking=engine.supports_thinking,
+                n_ctx=engine.n_ctx,
+                runtime=engine.runtime,
+                defaults_thinking=engine.default_sampling(True),
+                defaults_plain=engine.default_sampling(False),
+                llama_config=engine.llama_config,
+            ),
+        )
+
+    @Slot(object)
+    def generate(self, request: GenerationRequest) -> None:
+        engine = self._engine
+        if engine is None:
+            self.run_finished.emit(failed_result(request, ERROR, "No model is loaded."))
+            return
+        if self._stop.is_set():
+            self.run_finished.emit(failed_result(request, CANCELLED, None))
+            return
+        try:
+            result = self._stream(engine, request)
+        except Exception as exc:
+            log.exception("generation failed")
+            result = failed_result(request, ERROR, str(exc) or type(exc).__name__)
+        self.run_finished.emit(result)
+
+    def _stream(self, engine: Engine, request: GenerationRequest) -> GenerationResult:
+        trace: list[str] = []
+        answer: list[str] = []
+        tokens = 0
+        last_flush = time.monotonic()
+
+        def flush() -> None:
+            if trace or answer:
+                self.chunk_received.emit("".join(trace), "".join(answer), tokens)
+                trace.clear()
+                answer.clear()
+
+        # The seed is drawn here, not in the engine, so a cancelled-before-start run has one too.
+        sampling = request.sampling.with_seed()
+        for event in engine.generate(request.messages, sampling, request.thinking):
+            if self._stop.is_set():
+                engine.cancel()  # covers a Stop that came before generate() cleared the flag
+            if isinstance(event, TextChunk):
+                (trace if event.channel is Channel.TRACE else answer).append(event.text)
+                tokens = event.completion_tokens
+                now = time.monotonic()
+                if now - last_flush >= self.flush_interval_s:
+                    flush()
+                    last_flush = now
+            elif isinstance(event, PromptEvaluated):
+                self.prompt_evaluated.emit(event.prompt_tokens, event.seconds)
+            elif isinstance(event, Finished):
+                flush()
+                return event.result
+        raise RuntimeError("the engine stopped without a result")
+
+    @Slot(object)
+    def generate_consensus(self, job: ConsensusJob) -> None:
+        engine = self._engine
+        if engine is None:
+            self.consensus_refused.emit("No model is loaded.")
+            return
+        runner = ConsensusRunner(engine)
+        try:
+            _tokens, plan, _opens_trace = runner.prepare(job.request)
+        except ConsensusError as exc:
+            self.consensus_refused.emit(f"Consensus cannot start: {exc}.")
+            return
+        except Exception as exc:  # e.g. a chat template that fails to render
+            log.exception("planning the consensus run failed")
+            self.consensus_refused.emit(f"Consensus cannot start: {exc or type(exc).__name__}")
+            return
+        if self._stop.is_set():  # Stop was pressed while the run was being planned
+            self.consensus_refused.emit(STOPPED_BEFORE_START)
+            return
+        self.consensus_planned.emit(plan)
+        with self._engine_lock:
+            self._runner = runner
+        try:
+            thinking = job.request.thinking if engine.supports_thinking else None
+            report = self._run_consensus(runner, job, ConsensusSoFar(job.request, plan, thinking))
+        finally:
+            with self._engine_lock:
+                self._runner = None
+        data = report_data(engine, job, report, hash_model=not self._closing.is_set())
+        self.consensus_finished.emit(report, data)
+
+    def _run_consensus(
+        self, runner: ConsensusRunner, job: ConsensusJob, so_far: ConsensusSoFar
+    ) -> ConsensusReport:
+        throttle = ProgressThrottle(self.flush_interval_s)
+        try:
+            for event in runner.run(job.request):
+                if self._stop.is_set():
+                    runner.cancel()  # the sampler clears a cancel that came before it started
+                so_far.add(event)
+                if isinstance(event, ConsensusStarted):
+                    self.consensus_started.emit(event)
+                elif isinstance(event, ConsensusSample):
+                    self.consensus_sampled.emit(event)
+                elif isinstance(event, ConsensusProgress):
+                    if throttle.due():
+                        self.consensus_progressed.emit(event)
+                elif isinstance(event, ConsensusFinished):
+                    return event.report
+            raise RuntimeError("the consensus run stopped without a report")
+        except Exception as exc:  # keep the finished samples; the run is saved as an error
+            log.exception("the consensus run failed")
+            return so_far.report(str(exc) or type(exc).__name__)
+
+    @Slot()
+    def shut_down(self) -> None:
+        """Free the model and end the thread (queued after any run in progress)."""
+        self._close_engine()
+        # Hand ourselves back to the GUI thread so Python can delete us from there.
+        app = QCoreApplication.instance()
+        if app is not None:
+            self.moveToThread(app.thread())
+        thread = QThread.currentThread()
+        thread.quit()
+
+    def _close_engine(self) -> None:
+        with self._engine_lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
+
+
+class InferenceThread(QObject):
+    """GUI-side handle: starts the thread, forwards requests, shuts it all down."""
+
+    _load_requested = Signal(object, object)
+    _generate_requested = Signal(object)
+    _consensus_requested = Signal(object)
+    _shutdown_requested = Signal()
+
+    def __init__(self, parent: QObject | None = None,
+                 flush_interval_s: float = FLUSH_INTERVAL_S) -> None:  # fmt: skip
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("quorum-inference")
+        self.worker = InferenceWorker(flush_interval_s)
+        self.worker.moveToThread(self._thread)
+        # Cross-thread connections are queued: the slots run on the inference thread.
+        self._load_requested.connect(self.worker.load)
+        self._generate_requested.connect(self.worker.generate)
+        self._consensus_requested.connect(self.worker.generate_consensus)
+        self._shutdown_requested.connect(self.worker.shut_down)
+        self._thread.start()
+        self._running = True
+
+    @property
+    def qthread(self) -> QThread:
+        return self._thread
+
+    def load_model(self, path: Path, runtime: RuntimeParams) -> None:
+        self._load_requested.emit(Path(path), runtime)
+
+    def generate(self, messages: list[Message], sampling: SamplingParams,
+                 thinking: bool | None) -> None:  # fmt: skip
+        self.worker.arm()
+        self._generate_requested.emit(GenerationRequest(list(messages), sampling, thinking))
+
+    def generate_consensus(self, job: ConsensusJob) -> None:
+        if job.request.sampling.seed is None:  # seeded here so the job knows every seed
+            job = replace(
+                job, request=replace(job.request, sampling=job.request.sampling.with_seed())
+            )
+        self.worker.arm()
+        self._consensus_requested.emit(job)
+
+    def stop(self) -> None:
+        self.worker.cancel()
+
+    def shutdown(self, timeout_ms: int = SHUTDOWN_TIMEOUT_MS) -> bool:
+        """Cancel, free the model on its own thread and wait for the thread to end."""
+        if not self._running:
+            return True
+        self._running = False
+        self.worker.close_soon()
+        self._shutdown_requested.emit()
+        finished = self._thread.wait(timeout_ms)
+        if not finished:
+            log.error("the inference thread did not stop within %d ms", timeout_ms)
+        return bool(finished)

@@ -1,0 +1,200 @@
+"""The history sidebar: past runs, newest first, with search, reopen, delete and export.
+
+A consensus run exports as its full report (JSON, Markdown and the chart PNG) whichever
+export button is used: its one Markdown or JSON file alone would leave out the chart.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.consensus.record import is_consensus_record, record_to_report_data
+from app.core.history.database import HistoryError
+from app.core.history.export import export_json, export_markdown
+from app.core.history.records import RunRecord, RunSummary
+from app.ui.consensus.export import export_consensus
+from app.ui.conversation.session import ChatSession, SessionError
+
+log = logging.getLogger(__name__)
+_SEARCH_DELAY_MS = 200  # wait for a pause in typing before querying
+
+
+def describe_summary(summary: RunSummary) -> str:
+    when = datetime.fromtimestamp(summary.created_at).strftime("%Y-%m-%d %H:%M")
+    status = "" if summary.status == "done" else f" · {summary.status}"
+    answer = f" → {summary.answer}" if summary.answer else ""
+    return f"{summary.question}\n{when} · {summary.model_name}{status}{answer}"
+
+
+def export_filename(question: str, run_id: int, suffix: str) -> str:
+    words = re.sub(r"[^\w]+", "-", question.lower()).strip("-")[:40].rstrip("-")
+    return f"quorum-run-{run_id}{'-' + words if words else ''}{suffix}"
+
+
+class HistoryPanel(QWidget):
+    message_posted = Signal(str)  # something the user should read (errors, confirmations)
+
+    def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.search = QLineEdit(placeholderText="Search questions and answers")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search history")
+        self.search.setToolTip("Search the history (Ctrl+F)")
+        self.runs = QListWidget()
+        self.runs.setAccessibleName("Past runs")
+        self.runs.setMinimumWidth(180)
+        self.runs.setWordWrap(True)
+        self.open_button = QPushButton("&Open")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the selected run (Del)")
+        self.export_md_button = QPushButton("Export Markdown…")
+        self.export_json_button = QPushButton("Export &JSON…")
+        buttons = QGridLayout()
+        buttons.addWidget(self.open_button, 0, 0)
+        buttons.addWidget(self.delete_button, 0, 1)
+        buttons.addWidget(self.export_md_button, 1, 0)
+        buttons.addWidget(self.export_json_button, 1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.runs, 1)
+        layout.addLayout(buttons)
+
+        self._search_timer = QTimer(self, singleShot=True, interval=_SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.refresh)
+        self.search.textChanged.connect(self._on_search_edited)
+        self.runs.itemActivated.connect(self._on_item_activated)
+        self.runs.currentItemChanged.connect(self._on_selection_changed)
+        self.open_button.clicked.connect(self._on_open_clicked)
+        self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.export_md_button.clicked.connect(self._on_export_markdown_clicked)
+        self.export_json_button.clicked.connect(self._on_export_json_clicked)
+        delete_key = QShortcut(QKeySequence.StandardKey.Delete, self.runs)
+        delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete_key.activated.connect(self._on_delete_clicked)
+        session.history_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        selected = self.selected_run_id()
+        try:
+            summaries = self.session.store.list_runs(self.search.text())
+        except HistoryError as exc:
+            self.message_posted.emit(str(exc))
+            return
+        self.runs.clear()
+        for summary in summaries:
+            item = QListWidgetItem(describe_summary(summary))
+            item.setData(Qt.ItemDataRole.UserRole, summary.id)
+            item.setToolTip(summary.question)
+            self.runs.addItem(item)
+            if summary.id == selected:
+                self.runs.setCurrentItem(item)
+        self._on_selection_changed()
+
+    def selected_run_id(self) -> int | None:
+        item = self.runs.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def select_run(self, run_id: int) -> bool:
+        for row in range(self.runs.count()):
+            if self.runs.item(row).data(Qt.ItemDataRole.UserRole) == run_id:
+                self.runs.setCurrentRow(row)
+                return True
+        return False
+
+    def _on_search_edited(self, _text: str) -> None:
+        self._search_timer.start()
+
+    def _on_selection_changed(self, *_args: object) -> None:
+        chosen = self.selected_run_id() is not None
+        for button in (self.open_button, self.delete_button, self.export_md_button,
+                       self.export_json_button):  # fmt: skip
+            button.setEnabled(chosen)
+
+    def _on_item_activated(self, _item: QListWidgetItem) -> None:
+        self._on_open_clicked()
+
+    def _on_open_clicked(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id is None:
+            return
+        try:
+            self.session.open_run(run_id)
+        except (SessionError, HistoryError) as exc:
+            self.message_posted.emit(str(exc))
+
+    def _on_delete_clicked(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id is None:
+            return
+        answer = QMessageBox.question(self, "Delete run", "Delete this run from the history?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.session.store.delete_run(run_id)
+        except HistoryError as exc:
+            self.message_posted.emit(str(exc))
+        self.refresh()
+
+    def _on_export_markdown_clicked(self) -> None:
+        self._export("Markdown (*.md)", ".md", markdown=True)
+
+    def _on_export_json_clicked(self) -> None:
+        self._export("JSON (*.json)", ".json", markdown=False)
+
+    def _export(self, file_filter: str, suffix: str, markdown: bool) -> None:
+        run_id = self.selected_run_id()
+        if run_id is None:
+            return
+        try:
+            run = self.session.store.get_run(run_id)
+        except HistoryError as exc:
+            self.message_posted.emit(str(exc))
+            return
+        if is_consensus_record(run):
+            self._export_consensus(run_id, run)
+            return
+        suggested = str(Path.home() / export_filename(run.question, run_id, suffix))
+        chosen, _ = QFileDialog.getSaveFileName(self, "Export run", suggested, file_filter)
+        if not chosen:
+            return
+        path = Path(chosen)
+        if not path.suffix:
+            path = path.with_suffix(suffix)
+        try:
+            path.write_text(export_markdown(run) if markdown else export_json(run), "utf-8")
+        except OSError as exc:
+            self.message_posted.emit(f"Could not write {path}: {exc.strerror or exc}")
+            return
+        self.message_posted.emit(f"Exported run {run_id} to {path}")
+
+    def _export_consensus(self, run_id: int, run: RunRecord) -> None:
+        try:
+            data = record_to_report_data(run)
+        except ValueError as exc:
+            self.message_posted.emit(f"Could not export run {run_id}: {exc}")
+            return
+        files = export_consensus(self, data)  # asks where; shows its own write errors
+        if files is not None:
+            self.message_posted.emit(
+                f"Exported run {run_id} to {files.json}, {files.markdown.name} "
+                f"and {files.chart.name}"
+            )

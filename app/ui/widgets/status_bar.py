@@ -1,0 +1,127 @@
+"""Status bar: the model in use, generation speed, time to first token, memory in use."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from app.core.history.records import RunRecord
+from app.core.inference.requests import LoadedModel
+from app.core.run_clock import RunProgress
+from app.ui.conversation.session import ChatSession
+
+_MEMORY_REFRESH_MS = 2000
+
+
+def resident_memory_bytes() -> int | None:
+    """This process's resident memory now (Linux, Windows) or at its peak (macOS)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    if sys.platform == "win32":
+        return _windows_working_set()
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # bytes vs KiB
+
+
+def _windows_working_set() -> int | None:
+    class Counters(ctypes.Structure):
+        _fields_ = [("cb", ctypes.c_ulong), ("PageFaultCount", ctypes.c_ulong)] + [
+            (name, ctypes.c_size_t)
+            for name in ("PeakWorkingSetSize", "WorkingSetSize", "QuotaPeakPagedPoolUsage",
+                         "QuotaPagedPoolUsage", "QuotaPeakNonPagedPoolUsage",
+                         "QuotaNonPagedPoolUsage", "PagefileUsage", "PeakPagefileUsage")
+        ]  # fmt: skip
+
+    try:
+        counters = Counters()
+        counters.cb = ctypes.sizeof(counters)
+        windll = ctypes.windll  # type: ignore[attr-defined]
+        process = windll.kernel32.GetCurrentProcess()
+        if windll.psapi.GetProcessMemoryInfo(process, ctypes.byref(counters), counters.cb):
+            return int(counters.WorkingSetSize)
+    except (AttributeError, OSError):
+        pass
+    return None
+
+
+def format_bytes(count: int | None) -> str:
+    if count is None:
+        return "—"
+    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
+
+
+class QuorumStatusBar(QStatusBar):
+    def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_label = QLabel("No model")
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.speed_label = QLabel("")
+        self.ttft_label = QLabel("")
+        self.memory_label = QLabel("")
+        self.speed_label.setToolTip("Tokens generated per second")
+        self.ttft_label.setToolTip("Time from asking to the first token")
+        self.memory_label.setToolTip("Memory this process uses")
+        self.addWidget(self.model_label, 1)
+        for label in (self.speed_label, self.ttft_label, self.memory_label):
+            self.addPermanentWidget(label)
+        self._memory_timer = QTimer(self, interval=_MEMORY_REFRESH_MS)
+        self._memory_timer.timeout.connect(self._on_memory_due)
+        self._memory_timer.start()
+        self._on_memory_due()
+        session.model_loading.connect(self._on_model_loading)
+        session.model_loaded.connect(self._on_model_loaded)
+        session.model_failed.connect(self._on_model_failed)
+        session.run_started.connect(self._on_run_started)
+        session.progress_made.connect(self._on_progress_made)
+        session.run_finished.connect(self._on_run_finished)
+
+    def _on_memory_due(self) -> None:
+        self.memory_label.setText(f"Memory {format_bytes(resident_memory_bytes())}")
+
+    def _on_model_loading(self, name: str) -> None:
+        self.model_label.setText(f"Loading {name}…")
+
+    def _on_model_loaded(self, model: LoadedModel) -> None:
+        quant = f" · {model.info.file_type}" if model.info.file_type else ""
+        config = model.llama_config
+        # A fallback is news a user should see; the fastest configuration goes unsaid.
+        slow = f" · {config.config.name}" if config.note else ""
+        self.model_label.setText(f"{model.display_name}{quant} · context {model.n_ctx}{slow}")
+        self.model_label.setToolTip(f"llama.cpp on this CPU: {config.summary()}")
+        self._on_memory_due()
+
+    def _on_model_failed(self, _message: str) -> None:
+        self.model_label.setText("No model loaded")
+
+    def _on_run_started(self, _record: RunRecord) -> None:
+        self.speed_label.setText("")
+        self.ttft_label.setText("")
+
+    def _on_progress_made(self, progress: RunProgress) -> None:
+        if progress.tokens_per_second:
+            self.speed_label.setText(f"{progress.tokens_per_second:.1f} tok/s")
+        if progress.time_to_first_token is not None:
+            self.ttft_label.setText(f"first token {progress.time_to_first_token:.2f} s")
+
+    def _on_run_finished(self, record: RunRecord) -> None:
+        if len(record.samples) > 1 and record.seconds > 0:
+            # Consensus: the samples ran side by side, so speed is all tokens over the run.
+            tokens = sum(s.tokens for s in record.samples)
+            self.speed_label.setText(f"{tokens / record.seconds:.1f} tok/s (all samples)")
+        elif record.samples and record.samples[0].seconds > 0 and record.samples[0].tokens:
+            sample = record.samples[0]
+            self.speed_label.setText(f"{sample.tokens / sample.seconds:.1f} tok/s")
+        if record.time_to_first_token is not None:
+            self.ttft_label.setText(f"first token {record.time_to_first_token:.2f} s")
+        self._on_memory_due()
