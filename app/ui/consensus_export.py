@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from app.core.consensus_report import report_markdown, stats_from_dict
 from app.ui.consensus_chart import render_chart_png
 from app.ui.group_palette import GroupPalette
+from app.ui.plain_text import literal_rich_text
 
 _NAME_CHARS = 40
 
@@ -73,5 +74,6 @@ def export_consensus(
     try:
         return write_consensus_files(data, path, palette)
     except (OSError, ValueError) as exc:
-        QMessageBox.warning(parent, "Export failed", f"Could not export the report: {exc}")
+        message = literal_rich_text(f"Could not export the report: {exc}")  # quotes a path
+        QMessageBox.warning(parent, "Export failed", message)
         return None

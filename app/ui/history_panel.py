@@ -30,6 +30,7 @@ from app.core.export import export_json, export_markdown
 from app.core.history_records import RunRecord, RunSummary
 from app.core.store import HistoryError
 from app.ui.consensus_export import export_consensus
+from app.ui.plain_text import literal_rich_text
 from app.ui.session import ChatSession, SessionError
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class HistoryPanel(QWidget):
         for summary in summaries:
             item = QListWidgetItem(describe_summary(summary))
             item.setData(Qt.ItemDataRole.UserRole, summary.id)
-            item.setToolTip(summary.question)
+            item.setToolTip(literal_rich_text(summary.question))  # the user's own words
             self.runs.addItem(item)
             if summary.id == selected:
                 self.runs.setCurrentItem(item)
