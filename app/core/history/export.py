@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from app.core.history.records import RunRecord, SampleRecord
+from app.core.markdown_text import code_span, fenced, inline, table, text_block
 
 JSON_FORMAT = "quorum.run"
 JSON_FORMAT_VERSION = 1
@@ -36,16 +36,19 @@ def export_json(run: RunRecord) -> str:
 
 
 def export_markdown(run: RunRecord) -> str:
-    parts = [f"# Quorum run {run.id if run.id is not None else '(unsaved)'}", _overview(run)]
-    parts += ["## Question", run.question.strip() or "*(empty)*"]
+    """The run for people. Every value that is not Quorum's own wording goes through
+    app.core.markdown_text, so the question, the model's output, the model's name (GGUF
+    metadata) and file names show as text and form no HTML or link of their own."""
+    parts = [f"# Quorum run {inline(run.id) if run.id is not None else '(unsaved)'}"]
+    parts += [_overview(run), "## Question", text_block(run.question) or "*(empty)*"]
     if len(run.samples) == 1:
         parts += _sample_body(run.samples[0], "##")
     elif run.samples:
         if run.consensus is not None:
-            parts += ["## Consensus", _fenced(json.dumps(_finite(run.consensus), indent=2), "json")]
+            parts += ["## Consensus", fenced(json.dumps(_finite(run.consensus), indent=2), "json")]
         parts += ["## Samples", _samples_table(run.samples)]
         for sample in run.samples:
-            parts.append(f"### Sample {sample.index} (seed {sample.seed})")
+            parts.append(f"### Sample {inline(sample.index)} (seed {inline(sample.seed)})")
             parts += _sample_body(sample, "####")
     else:
         parts.append("*No answer was recorded.*")
@@ -53,72 +56,50 @@ def export_markdown(run: RunRecord) -> str:
 
 
 def _overview(run: RunRecord) -> str:
-    model = f"{run.model_name} ({_code(run.model_path)})"
+    model = f"{inline(run.model_name)} ({code_span(run.model_path)})"
     if run.model_sha256:
-        model += f", sha256 {_code(run.model_sha256)}"
+        model += f", sha256 {code_span(run.model_sha256)}"
     timing = f"{run.seconds:.2f} s"
     if run.time_to_first_token is not None:
         timing += f", first token after {run.time_to_first_token:.2f} s"
+    status = inline(run.status) + (f": {inline(run.error)}" if run.error else "")
     lines = [
         f"- **Asked:** {_utc(run.created_at)}",
         f"- **Model:** {model}",
-        f"- **Status:** {run.status}" + (f": {_one_line(run.error)}" if run.error else ""),
+        f"- **Status:** {status}",
         f"- **Time:** {timing}",
         f"- **Samples:** {len(run.samples)}",
     ]
     if run.conversation_id is not None:
-        lines.append(f"- **Conversation:** {run.conversation_id}, turn {run.turn}")
-    table = ["| Parameter | Value |", "| --- | --- |"]
-    table += [
-        f"| {_cell(k)} | {_cell(json.dumps(v, ensure_ascii=False))} |"
-        for k, v in run.params.items()
-    ]
-    return "\n".join(lines) + ("\n\n" + "\n".join(table) if run.params else "")
+        lines.append(f"- **Conversation:** {inline(run.conversation_id)}, turn {inline(run.turn)}")
+    rows = [(inline(k), inline(json.dumps(v, ensure_ascii=False))) for k, v in run.params.items()]
+    return "\n".join(lines) + ("\n\n" + table(("Parameter", "Value"), rows) if rows else "")
 
 
 def _sample_body(sample: SampleRecord, level: str) -> list[str]:
-    parts = [f"{level} Answer", sample.answer.strip() or "*(empty)*"]
+    # The answer is read as prose, so it is escaped text that wraps in a viewer; the
+    # trace is a long raw stream, fenced so that its exact characters and indentation
+    # show in monospace (a fence longer than any backtick run in it cannot be closed).
+    parts = [f"{level} Answer", text_block(sample.answer) or "*(empty)*"]
     if sample.extracted is not None:
-        rule = f" ({sample.extracted_rule})" if sample.extracted_rule else ""
-        parts.append(f"**Extracted answer{rule}:** {_code(_one_line(sample.extracted))}")
+        rule = f" ({inline(sample.extracted_rule)})" if sample.extracted_rule else ""
+        parts.append(f"**Extracted answer{rule}:** {code_span(sample.extracted)}")
     parts.append(
-        f"*{sample.tokens} tokens in {sample.seconds:.2f} s, finished by "
-        f"{sample.finish_reason}, seed {sample.seed}*"
+        f"*{inline(sample.tokens)} tokens in {sample.seconds:.2f} s, finished by "
+        f"{inline(sample.finish_reason)}, seed {inline(sample.seed)}*"
     )
     if sample.trace:
-        parts += [f"{level} Reasoning", _fenced(sample.trace, "text")]
+        parts += [f"{level} Reasoning", fenced(sample.trace, "text")]
     return parts
 
 
 def _samples_table(samples: list[SampleRecord]) -> str:
-    rows = ["| # | Seed | Extracted | Group | Tokens | Seconds | Finish |", "|" + " --- |" * 7]
+    rows = []
     for s in samples:
         cells = [s.index, s.seed, s.extracted or "—", s.group or "—", s.tokens]
         cells += [f"{s.seconds:.2f}", s.finish_reason]
-        rows.append("| " + " | ".join(_cell(str(c)) for c in cells) + " |")
-    return "\n".join(rows)
-
-
-def _fenced(text: str, info: str) -> str:
-    """A code fence longer than any backtick run inside, so the text cannot close it."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{text.rstrip(chr(10))}\n{fence}"
-
-
-def _code(text: str) -> str:
-    """An inline code span that survives backticks inside the text."""
-    ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _cell(text: str) -> str:
-    return _one_line(text).replace("|", "\\|")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+        rows.append([inline(c) for c in cells])
+    return table(("#", "Seed", "Extracted", "Group", "Tokens", "Seconds", "Finish"), rows)
 
 
 def _utc(timestamp: float) -> str:

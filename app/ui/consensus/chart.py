@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from app.core.consensus.stats import ConsensusStats
 from app.ui.consensus.group_palette import GroupPalette
+from app.ui.widgets.plain_text import literal_rich_text
 
 Group = tuple[str, int, list[int]]  # label, count, member sample indices (ConsensusStats.groups)
 
@@ -168,7 +169,7 @@ class GroupBarChart(QWidget):
             else:
                 count = next(c for name, c, _ in self._groups if name == label)
                 tip = f"{label}\n{count} of {self._total} samples — click to list them"
-                QToolTip.showText(event.globalPos(), tip, self)
+                QToolTip.showText(event.globalPos(), literal_rich_text(tip), self)  # model text
             return True
         return super().event(event)
 

@@ -15,6 +15,7 @@ from app.core.consensus.markdown import report_markdown
 from app.core.consensus.report import stats_from_dict
 from app.ui.consensus.chart import render_chart_png
 from app.ui.consensus.group_palette import GroupPalette
+from app.ui.widgets.plain_text import literal_rich_text
 
 _NAME_CHARS = 40
 
@@ -74,5 +75,6 @@ def export_consensus(
     try:
         return write_consensus_files(data, path, palette)
     except (OSError, ValueError) as exc:
-        QMessageBox.warning(parent, "Export failed", f"Could not export the report: {exc}")
+        message = literal_rich_text(f"Could not export the report: {exc}")  # quotes a path
+        QMessageBox.warning(parent, "Export failed", message)
         return None

@@ -20,6 +20,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from app.ui.consensus.group_palette import GroupPalette
+from app.ui.widgets.plain_text import literal_rich_text
 
 CHIP = 14
 GAP = 3
@@ -146,7 +147,8 @@ class SampleChipStrip(QWidget):
             else:
                 group = self._groups.get(index)
                 state = f"answer {group}" if group is not None else "not finished"
-                QToolTip.showText(event.globalPos(), f"Sample {index}: {state}", self)
+                tip = literal_rich_text(f"Sample {index}: {state}")  # a group label: model text
+                QToolTip.showText(event.globalPos(), tip, self)
             return True
         return super().event(event)
 

@@ -31,6 +31,7 @@ from app.core.history.export import export_json, export_markdown
 from app.core.history.records import RunRecord, RunSummary
 from app.ui.consensus.export import export_consensus
 from app.ui.conversation.session import ChatSession, SessionError
+from app.ui.widgets.plain_text import literal_rich_text
 
 log = logging.getLogger(__name__)
 _SEARCH_DELAY_MS = 200  # wait for a pause in typing before querying
@@ -103,7 +104,7 @@ class HistoryPanel(QWidget):
         for summary in summaries:
             item = QListWidgetItem(describe_summary(summary))
             item.setData(Qt.ItemDataRole.UserRole, summary.id)
-            item.setToolTip(summary.question)
+            item.setToolTip(literal_rich_text(summary.question))  # the user's own words
             self.runs.addItem(item)
             if summary.id == selected:
                 self.runs.setCurrentItem(item)

@@ -54,6 +54,7 @@ from app.ui.models.download_worker import (
     size_text,
     verify_task,
 )
+from app.ui.widgets.plain_text import literal_rich_text
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class ModelManagerDialog(QDialog):
         for row, entry in enumerate(self._entries):
             for column, (text, tip) in enumerate(self._cells(entry)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(tip)
+                item.setToolTip(literal_rich_text(tip))  # paths are the user's file names
                 self.table.setItem(row, column, item)
         if keep is not None:
             self.select(keep.id)
@@ -373,7 +374,8 @@ class ModelManagerDialog(QDialog):
         entry = self.selected_entry()
         if entry is None or self._worker is not None:
             return
-        answer = QMessageBox.question(self, "Remove model", removal_question(entry))
+        text = literal_rich_text(removal_question(entry))  # a GGUF name: never HTML
+        answer = QMessageBox.question(self, "Remove model", text)
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:

@@ -135,7 +135,7 @@ def test_markdown_summary(runs: tuple[Any, ...]) -> None:
     engine, report, _ = runs
     data = _data(engine, report)
     text = report_markdown(data, "my run-chart.png")
-    assert text.startswith("# Quorum consensus: What is 7 * 8?")
+    assert text.startswith("# Quorum consensus: What is 7 \\* 8?")  # escaped for Markdown
     assert "![Answer groups](<my run-chart.png>)" in text
     stats = report.stats
     low, high = stats.agreement_ci95
