@@ -93,3 +93,54 @@ def test_import_layers_hold() -> None:
 def test_mypy_passes() -> None:
     result = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _classes() -> list[tuple[str, ast.ClassDef]]:
+    found = []
+    for path in sorted((REPO / "app").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        rel = str(path.relative_to(REPO))
+        found += [(rel, n) for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    return found
+
+
+def _signals(node: ast.ClassDef) -> list[str]:
+    return [
+        target.id
+        for statement in node.body
+        if isinstance(statement, ast.Assign)
+        and isinstance(statement.value, ast.Call)
+        and getattr(statement.value.func, "id", None) == "Signal"
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    ]
+
+
+def test_every_class_says_what_it_is() -> None:
+    undocumented = [
+        f"{rel}:{n.lineno} {n.name}" for rel, n in _classes() if not ast.get_docstring(n)
+    ]
+    assert undocumented == []
+
+
+def test_every_signal_is_listed_with_its_payload() -> None:
+    """A ``Signals:`` section in the class docstring names each signal (habit from
+    qutebrowser), so a reader of a view knows what it may connect to and receives."""
+    lacking = {}
+    for rel, node in _classes():
+        doc = ast.get_docstring(node) or ""
+        section = doc.split("Signals:", 1)[1] if "Signals:" in doc else ""
+        missing = [name for name in _signals(node) if name not in section]
+        if missing:
+            lacking[f"{rel}:{node.lineno} {node.name}"] = missing
+    assert lacking == {}
+
+
+def test_no_module_is_over_400_lines_and_no_folder_over_15_modules() -> None:
+    app = REPO / "app"
+    lines = {str(p.relative_to(REPO)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in app.rglob("*.py")}  # fmt: skip
+    modules = {str(d.relative_to(REPO)): len([m for m in d.glob("*.py") if m.stem != "__init__"])
+               for d in [app, *app.rglob("*")] if d.is_dir()}  # fmt: skip
+    assert {k: n for k, n in lines.items() if n > 400} == {}
+    assert {k: n for k, n in modules.items() if n > 15} == {}

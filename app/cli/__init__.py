@@ -8,25 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_MODEL = 3
-EXIT_DOWNLOAD = 4
-EXIT_CANCELLED = 130
-
-
-class CliError(Exception):
-    """An error the CLI reports as one line and an exit code, never a traceback."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
+from app.cli import models, solve
+from app.cli.errors import EXIT_CANCELLED, EXIT_USAGE, CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import models, solve
-
     parser = argparse.ArgumentParser(
         prog="quorum",
         description="Ask a local reasoning model; see its reasoning and how sure it is.",

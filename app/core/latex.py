@@ -77,6 +77,8 @@ def latex_to_html(source: str) -> str:
 
 
 class _Parser:
+    """A recursive-descent reader over one LaTeX string, producing display text."""
+
     def __init__(self, source: str) -> None:
         self.src = source
         self.pos = 0

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RunProgress:
+    """What the views show after one streamed batch: new text, counts and timings."""
+
     trace_delta: str
     answer_delta: str
     tokens: int

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from app.core import paths
+from app.core.files import write_json_atomic
 
 SCHEMA_VERSION = 1
 FILENAME = "settings.json"
@@ -80,17 +80,3 @@ def models_dir() -> Path:
 def set_models_dir(folder: Path | None) -> None:
     """Choose where new downloads go (None restores the default)."""
     update_settings(models_dir=str(Path(folder).expanduser().resolve()) if folder else None)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON next to ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -100,6 +100,9 @@ class ExceptionReporter(QObject):
     """sys.excepthook replacement: log the traceback, show the user one readable line.
 
     The hook may run on any thread; the dialog is shown by a queued slot on the GUI thread.
+
+    Signals:
+        exception_reported(str): one readable line about an exception nobody caught.
     """
 
     exception_reported = Signal(str)

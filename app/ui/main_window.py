@@ -33,14 +33,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.conversation import open_history
+from app.core.conversation import ConversationError, open_history
 from app.core.history.describe import describe_run
 from app.core.history.records import RunRecord
 from app.ui.consensus.controller import ConsensusController
 from app.ui.consensus.options import ConsensusOptions
+from app.ui.consensus.session import ConsensusSession
 from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
-from app.ui.conversation.session import ChatSession, SessionError
+from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView
 from app.ui.history.panel import HistoryPanel
 from app.ui.models.controller import DemoNotice, ModelController
@@ -53,6 +54,8 @@ from app.ui.widgets.status_bar import QuorumStatusBar
 
 
 class MainWindow(QMainWindow):
+    """The window: question, trace beside answer, consensus, and the history and settings docks."""
+
     def __init__(self, session: ChatSession | None = None,
                  settings: WindowSettings | None = None) -> None:  # fmt: skip
         super().__init__()
@@ -64,6 +67,9 @@ class MainWindow(QMainWindow):
             store, history_message = open_history()
             session = ChatSession(store, parent=self)
         self.session = session
+        # Both sessions share the session's core Conversation, so neither imports the other.
+        self.consensus_session = ConsensusSession(session.conversation, session.inference,
+                                                  parent=session)  # fmt: skip
         self._closed = False
         self._build_widgets()
         self._connect()
@@ -85,11 +91,11 @@ class MainWindow(QMainWindow):
         try:
             sampling, thinking = self.settings_panel.sampling(), self.settings_panel.thinking()
             if options.enabled():
-                self.session.ask_consensus(question, sampling, thinking, options.samples(),
+                self.consensus_session.ask(question, sampling, thinking, options.samples(),
                                            options.early_stop())  # fmt: skip
             else:
                 self.session.ask(question, sampling, thinking)
-        except (SessionError, ValueError) as exc:
+        except (ConversationError, ValueError) as exc:
             self.question_hint.setText(str(exc))
             self.question_hint.show()
             self.question.setFocus()
@@ -102,7 +108,7 @@ class MainWindow(QMainWindow):
     def new_conversation(self) -> None:
         try:
             self.session.new_conversation()
-        except SessionError as exc:
+        except ConversationError as exc:
             self.banner.show_message(str(exc))
 
     # -- construction -----------------------------------------------------------------
@@ -251,11 +257,12 @@ class MainWindow(QMainWindow):
         session.run_finished.connect(self._on_run_shown)
         session.run_opened.connect(self._on_run_opened)
         session.run_started.connect(self._on_run_started)
-        for signal in (session.consensus.requested, session.consensus.refused):
+        for signal in (self.consensus_session.requested, self.consensus_session.refused):
             signal.connect(self._update_actions)
         # Built after the trace and answer views so its slots run after theirs.
         self.consensus = ConsensusController(
-            session, self.consensus_options, self.consensus_view, self.trace_view,
+            session, self.consensus_session, self.consensus_options, self.consensus_view,
+            self.trace_view,
             self.answer_view, self.banner, self.run_info, parent=self,
         )  # fmt: skip
         self._update_actions()
@@ -325,5 +332,8 @@ class MainWindow(QMainWindow):
             self._closed = True
             self._save()
             self.models.shutdown()  # a first-run or manager download: cancelled, kept
-            self.session.shutdown()  # cancels a run, records it, ends the thread
+            # Cancel and end the thread first, so each session records its own run.
+            self.session.inference.shutdown()
+            self.consensus_session.shutdown()
+            self.session.shutdown()
         event.accept()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import EXIT_CANCELLED, EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE, main
+from app.cli import main
+from app.cli.errors import EXIT_CANCELLED, EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE
 from app.core.models import demo_model, library
 from app.core.models.partial import partial_paths
 from tests.hubserver import HubServer, small_gguf

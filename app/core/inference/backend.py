@@ -159,6 +159,8 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class ContextSpec:
+    """The size and shape of one llama.cpp context: tokens, batch, threads, sequences."""
+
     n_ctx: int
     n_batch: int
     n_threads: int

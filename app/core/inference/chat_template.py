@@ -34,6 +34,8 @@ class ChatTemplateError(ValueError):
 
 @dataclass(frozen=True)
 class RenderedPrompt:
+    """A chat rendered by the model's own template, and how it was rendered."""
+
     text: str
     used_fallback: bool  # True when the model's own template was missing or broken
 

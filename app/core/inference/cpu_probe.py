@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.files import write_json_atomic
+from app.core.machine import cpu_flags
 from app.core.paths import cache_dir
-from app.core.settings import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -227,19 +228,6 @@ def _exit_description(exitcode: int | None) -> str:
                    "SIGSEGV": "a memory fault", "SIGBUS": "a memory fault"}.get(name)  # fmt: skip
         return f"{name}: {meaning}" if meaning else name
     return f"exit code {exitcode}"
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as the OS reports them (Linux); empty elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return set(value.split())
-    except OSError:
-        pass
-    return set()
 
 
 def hardware_key() -> str:

@@ -45,6 +45,8 @@ _LEADING_BREAKS = "\r\n"
 
 
 class Channel(enum.Enum):
+    """Which pane a piece of generated text belongs to: the reasoning trace or the answer."""
+
     TRACE = "trace"
     ANSWER = "answer"
 

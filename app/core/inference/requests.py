@@ -15,7 +15,7 @@ from app.core.models.gguf import GGUFInfo
 
 
 @dataclass(frozen=True)
-class LoadedModel:
+class ModelDescription:
     """What the GUI may know about the model the worker holds (plain data, no handles)."""
 
     path: Path
@@ -37,6 +37,8 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class GenerationRequest:
+    """One single-answer question for the worker: the chat, its sampling and thinking."""
+
     messages: list[Message]
     sampling: SamplingParams
     thinking: bool | None

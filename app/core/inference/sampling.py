@@ -37,6 +37,8 @@ def new_seed() -> int:
 
 @dataclass(frozen=True)
 class SamplingParams:
+    """How the next token is drawn (and how many): recorded with every run, seed included."""
+
     temperature: float = 0.7
     top_p: float = 0.9
     top_k: int = 40
@@ -85,6 +87,8 @@ def default_threads() -> int:
 
 @dataclass(frozen=True)
 class RuntimeParams:
+    """How llama.cpp runs the model: context size, threads, batch, GPU layers."""
+
     n_ctx: int = 4096
     n_threads: int = field(default_factory=default_threads)
     n_gpu_layers: int = 0

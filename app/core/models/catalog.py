@@ -34,7 +34,7 @@ def resources_dir() -> Path:
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         candidates.append(Path(bundle) / "resources")
-    candidates.append(Path(__file__).resolve().parents[2] / "resources")
+    candidates.append(Path(__file__).resolve().parents[3] / "resources")
     candidates.append(Path(sys.prefix) / "share" / "quorum" / "resources")
     for folder in candidates:
         if (folder / CATALOG_FILENAME).is_file():

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.files import write_json_atomic
 from app.core.models import catalog, hub, index
 from app.core.models.hub_errors import ChecksumMismatchError
 from app.core.models.partial import (
@@ -41,7 +42,7 @@ from app.core.models.progress import (
     hash_prefix,
 )
 from app.core.models.transfer import RangeFetcher, RetryPolicy, Timeouts, call_with_retries
-from app.core.settings import models_dir, write_json_atomic
+from app.core.settings import models_dir
 
 log = logging.getLogger(__name__)
 FreeSpace = Callable[[Path], int]

@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from app.core import paths
+from app.core.files import write_json_atomic
 from app.core.models import catalog
-from app.core.settings import write_json_atomic
 
 SCHEMA_VERSION = 1
 INDEX_FILENAME = "models.json"

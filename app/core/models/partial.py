@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from app.core.models.hub_errors import DownloadError, NotEnoughSpaceError
+from app.core.units import size_text
 
 PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
@@ -42,18 +43,10 @@ def check_free_space(
     free = free_space(folder)
     if free < needed:
         raise NotEnoughSpaceError(
-            f"not enough free space in {folder}: the model needs {human_size(remaining)} more "
-            f"plus a {human_size(needed - remaining)} safety margin, but only "
-            f"{human_size(free)} is free; free some space or choose another models folder"
+            f"not enough free space in {folder}: the model needs {size_text(remaining)} more "
+            f"plus a {size_text(needed - remaining)} safety margin, but only "
+            f"{size_text(free)} is free; free some space or choose another models folder"
         )
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 def target_path(root: Path, repo: str, filename: str) -> Path:

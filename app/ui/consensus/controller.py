@@ -23,6 +23,7 @@ from app.core.consensus.report import stats_from_dict
 from app.core.conversation import majority_sample
 from app.core.history.records import RunRecord, SampleRecord
 from app.ui.consensus.options import ConsensusOptions
+from app.ui.consensus.session import ConsensusSession
 from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
 from app.ui.conversation.session import ChatSession
@@ -73,7 +74,8 @@ class ConsensusController(QObject):
     """Connects the session's consensus run to the panel and the panes; shows or hides
     the panel (shown while consensus is on or a consensus run is on screen)."""
 
-    def __init__(self, session: ChatSession, options: ConsensusOptions, view: ConsensusView,
+    def __init__(self, session: ChatSession, consensus: ConsensusSession,
+                 options: ConsensusOptions, view: ConsensusView,
                  trace_view: TraceView, answer_view: AnswerView, banner: Banner,
                  run_info: QLabel, parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
@@ -81,7 +83,6 @@ class ConsensusController(QObject):
         self.trace_view, self.answer_view = trace_view, answer_view
         self.banner, self.run_info = banner, run_info
         self._showing_consensus = False  # the panes show a consensus run
-        consensus = session.consensus
         consensus.requested.connect(self._on_requested)
         consensus.planned.connect(self._on_planned)
         consensus.refused.connect(self._on_refused)

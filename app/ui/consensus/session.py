@@ -3,8 +3,8 @@
 A consensus run is recorded later than a single run: only once the worker has worked out
 its memory plan. A request the worker refuses (max tokens beyond the model's context, for
 example) is then a message, not a failed run in the history. From the plan on, the run
-goes through the session's usual lifecycle (`begin_recorded_run` emits run_started,
-`end_recorded_run` stores it and emits run_finished), so the history, the buttons and the
+goes through the shared core `Conversation` (`begin` and `end`, whose listener, the chat
+session, emits run_started and run_finished), so the history, the buttons and the
 follow-up turns treat it like any other run. Its record is built from the report data
 (app.core.consensus.record), which keeps everything the consensus view shows.
 """
@@ -12,44 +12,54 @@ follow-up turns treat it like any other run. Its record is built from the report
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast, get_args
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from app.core.consensus.job import ConsensusJob
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.record import consensus_to_record
 from app.core.consensus.report import run_status, sample_record
-from app.core.consensus.runner import ConsensusReport, ConsensusRequest
+from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES, ConsensusReport, ConsensusRequest
 from app.core.consensus.stats import StopMode
 from app.core.consensus.summary import consensus_json
+from app.core.conversation import Conversation, ConversationError
 from app.core.history.records import CANCELLED, RunRecord
-from app.core.inference.engine import Message
 from app.core.inference.sampling import SamplingParams
-
-if TYPE_CHECKING:
-    from app.ui.conversation.session import ChatSession
+from app.ui.conversation.worker import InferenceThread
 
 log = logging.getLogger(__name__)
 
 
 class ConsensusSession(QObject):
-    requested = Signal()  # asked; waiting for the worker's memory plan
-    planned = Signal(object)  # ConsensusPlan: the run is recorded (run_started) and starts
-    refused = Signal(str)  # it could not start; nothing was recorded
-    started = Signal(object)  # ConsensusStarted
-    sampled = Signal(object)  # ConsensusSample
-    progressed = Signal(object)  # ConsensusProgress
-    finished = Signal(object, object)  # ConsensusReport, report data (None if it could not
-    # be built); emitted just before the session's run_finished with the saved record
+    """Asks one question N times through the inference thread and records the run.
 
-    def __init__(self, session: ChatSession) -> None:
-        super().__init__(session)
-        self.session = session
-        self._pending: RunRecord | None = None
+    Signals:
+        requested(): asked; waiting for the worker's memory plan.
+        planned(ConsensusPlan): the run is recorded (run_started) and starts.
+        refused(str): it could not start; nothing was recorded.
+        started(ConsensusStarted): the prompt is evaluated; samples begin.
+        sampled(ConsensusSample): one sample finished.
+        progressed(ConsensusProgress): tokens so far, samples running and done.
+        finished(ConsensusReport, dict | None): the report and its data (None if it
+            could not be built), emitted just before the run is ended and stored.
+    """
+
+    requested = Signal()
+    planned = Signal(object)
+    refused = Signal(str)
+    started = Signal(object)
+    sampled = Signal(object)
+    progressed = Signal(object)
+    finished = Signal(object, object)
+
+    def __init__(self, conversation: Conversation, inference: InferenceThread,
+                 parent: QObject | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.conversation = conversation
+        self.inference = inference
         self._running = False
-        worker = session.inference.worker
+        worker = inference.worker
         worker.consensus_planned.connect(self._on_planned)
         worker.consensus_refused.connect(self._on_refused)
         worker.consensus_started.connect(self.started)
@@ -60,52 +70,66 @@ class ConsensusSession(QObject):
     @property
     def pending(self) -> bool:
         """Asked, and the worker has not yet said whether it can run."""
-        return self._pending is not None
+        return self.conversation.pending is not None
 
     @property
     def running(self) -> bool:
         """A consensus run is recorded in the history and not yet finished."""
         return self._running
 
-    def start(self, record: RunRecord, messages: Sequence[Message], sampling: SamplingParams,
-              samples: int, early_stop: StopMode) -> None:  # fmt: skip
-        """Send a checked request (ChatSession.ask_consensus checks it) to the worker."""
-        thinking = record.params.get("thinking")
-        request = ConsensusRequest(list(messages), sampling, samples, thinking, early_stop)
+    def ask(self, question: str, sampling: SamplingParams, thinking: bool,
+            samples: int, early_stop: str = "off") -> RunRecord:  # fmt: skip
+        """Ask N times. The run is recorded once the worker knows its memory plan, else
+        refused says why it cannot start. Raises ConversationError."""
+        if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
+            raise ConversationError(f"Consensus takes {MIN_SAMPLES} to {MAX_SAMPLES} samples.")
+        if early_stop not in get_args(StopMode):
+            raise ConversationError(f"Unknown early-stop choice {early_stop!r}.")
+        sampling = sampling.with_seed()  # recorded now: every sample's seed derives from it
+        record = self.conversation.new_record(question, sampling, thinking, samples=samples,
+                                              early_stop=early_stop)  # fmt: skip
+        messages = self.conversation.messages_for(record.question)
+        thinking_flag = record.params.get("thinking")
+        request = ConsensusRequest(list(messages), sampling, samples, thinking_flag,
+                                   cast(StopMode, early_stop))  # fmt: skip
         job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
-        self._pending = record
+        self.conversation.pending = record
         self.requested.emit()
-        self.session.inference.generate_consensus(job)
+        self.inference.generate_consensus(job)
+        return record
 
-    def close_unreported(self) -> None:
-        """At shutdown, for a run the worker never reported on: saved as cancelled."""
-        record = self.session.current_run
+    def shutdown(self) -> None:
+        """At close, after the thread has ended: a run it never reported on is saved as
+        cancelled, with the samples it had."""
+        QCoreApplication.sendPostedEvents(self)  # the worker's last word may be queued
+        record = self.conversation.current
+        self.conversation.pending = None
         if record is None or not self._running:
             return
         record.status, record.error = CANCELLED, "Quorum was closed during the run."
         self._running = False
-        self.session.end_recorded_run(record)
+        self.conversation.end(record)
 
     def _on_planned(self, plan: ConsensusPlan) -> None:
-        record, self._pending = self._pending, None
+        record, self.conversation.pending = self.conversation.pending, None
         if record is None:
             return
         self._running = True
-        self.session.begin_recorded_run(record)
+        self.conversation.begin(record)
         self.planned.emit(plan)
 
     def _on_refused(self, message: str) -> None:
-        self._pending = None
+        self.conversation.pending = None
         self.refused.emit(message)
 
     def _on_finished(self, report: ConsensusReport, data: dict[str, Any] | None) -> None:
-        begun = self.session.current_run
+        begun = self.conversation.current
         if begun is None or not self._running:
             return
         self._running = False
         record = self._record(begun, report, data)
         self.finished.emit(report, data)
-        self.session.end_recorded_run(record)
+        self.conversation.end(record)
 
     @staticmethod
     def _record(

@@ -6,238 +6,176 @@ records every run: begun in the history before the first token, finished (done,
 cancelled or error) when the worker reports back. Widgets hold no state of their own
 beyond what these signals tell them.
 
-Follow-up questions carry the earlier turns' questions and answers, never their
-reasoning (see app.core.conversation). Consensus runs themselves are asked and
-recorded by `ConsensusSession` (``session.consensus``), through the same run lifecycle.
+The conversation itself (turns, the run in progress, records) is a core
+`Conversation`, shared with the window's `ConsensusSession`: runs either of them
+begins or ends reach this session's signals through the conversation's listener, so
+the views hear of every run and neither session needs the other.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import replace
 from pathlib import Path
-from typing import cast, get_args
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
-from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES
-from app.core.consensus.stats import StopMode
-from app.core.conversation import messages_for, status_for
-from app.core.history.database import HistoryError
-from app.core.history.records import CANCELLED as RUN_CANCELLED
-from app.core.history.records import DONE, RunRecord, SampleRecord
+from app.core.conversation import (
+    Conversation,
+    ConversationError,
+    ConversationEvent,
+    RunBegun,
+    finish_single_run,
+)
+from app.core.history.records import RunRecord
 from app.core.history.store import HistoryStore
-from app.core.inference.engine import CANCELLED, GenerationResult
-from app.core.inference.requests import LoadedModel
+from app.core.inference.engine import GenerationResult
+from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.run_clock import RunClock
-from app.ui.consensus.session import ConsensusSession
 from app.ui.conversation.worker import InferenceThread
 
 log = logging.getLogger(__name__)
 
 
-class SessionError(ValueError):
-    """A request the session cannot take now; the message is meant for the user."""
-
-
 class ChatSession(QObject):
-    model_loading = Signal(str)  # the file's name
-    model_loaded = Signal(object)  # LoadedModel
+    """The window's model of a conversation: load a model, ask, stream, record, reopen.
+
+    Signals:
+        model_loading(str): the model file's name, as loading starts.
+        model_loaded(ModelDescription): the worker holds a model now.
+        model_failed(str): why the model could not be loaded.
+        run_started(RunRecord): a run (single or consensus) was begun in the history.
+        progress_made(RunProgress): more text of the single run streaming now.
+        run_finished(RunRecord): a run ended (done, cancelled or error) and was stored.
+        run_opened(RunRecord): a past run was reopened from the history.
+        conversation_reset(): a new conversation was started.
+        history_changed(): the history has a new or changed entry.
+        history_failed(str): a history write failed; the run went on, its record was lost.
+    """
+
+    model_loading = Signal(str)
+    model_loaded = Signal(object)
     model_failed = Signal(str)
-    run_started = Signal(object)  # RunRecord, status running
-    progress_made = Signal(object)  # RunProgress
-    run_finished = Signal(object)  # RunRecord with its sample
-    run_opened = Signal(object)  # RunRecord reopened from the history
+    run_started = Signal(object)
+    progress_made = Signal(object)
+    run_finished = Signal(object)
+    run_opened = Signal(object)
     conversation_reset = Signal()
     history_changed = Signal()
-    history_failed = Signal(str)  # the run goes on; only its record was lost
+    history_failed = Signal(str)
 
     def __init__(self, store: HistoryStore, inference: InferenceThread | None = None,
                  parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
-        self.store = store
+        self.conversation = Conversation(store)
+        self.conversation.listen(self._on_conversation_event)
         self.inference = inference or InferenceThread(self)
-        self.model: LoadedModel | None = None
-        self.loading = False
-        self._model_sha256: str | None = None
-        self._turns: list[RunRecord] = []
-        self._conversation_id: int | None = None
-        self._run: RunRecord | None = None
         self._clock = RunClock()
+        self._asked_here: RunRecord | None = None  # the single run this session asked
         worker = self.inference.worker
         worker.model_loaded.connect(self._on_model_loaded)
         worker.model_failed.connect(self._on_model_failed)
         worker.chunk_received.connect(self._on_chunk_received)
         worker.run_finished.connect(self._on_run_finished)
-        self.consensus = ConsensusSession(self)
+
+    @property
+    def store(self) -> HistoryStore:
+        return self.conversation.store
+
+    @property
+    def model(self) -> ModelDescription | None:
+        return self.conversation.model
+
+    @property
+    def loading(self) -> bool:
+        return self.conversation.loading
 
     @property
     def busy(self) -> bool:
-        return self._run is not None or self.consensus.pending
+        return self.conversation.busy
 
     @property
     def current_run(self) -> RunRecord | None:
         """The run being recorded now (begun in the history), if any."""
-        return self._run
+        return self.conversation.current
 
     @property
     def turns(self) -> list[RunRecord]:
-        return list(self._turns)
+        return self.conversation.turns
 
     def load_model(self, path: Path, runtime: RuntimeParams, sha256: str | None = None) -> None:
         if self.busy:
-            raise SessionError("Stop the current answer before changing the model.")
-        self.loading = True
-        self._model_sha256 = sha256
+            raise ConversationError("Stop the current answer before changing the model.")
+        self.conversation.loading = True
+        self.conversation.model_sha256 = sha256
         self.model_loading.emit(Path(path).name)
         self.inference.load_model(Path(path), runtime)
 
     def ask(self, question: str, sampling: SamplingParams, thinking: bool) -> RunRecord:
-        record = self.new_record(question, sampling, thinking)
+        record = self.conversation.new_record(question, sampling, thinking)
         self._clock = RunClock()
-        self.begin_recorded_run(record)
-        messages = messages_for(self._turns, record.question)
+        self._asked_here = record
+        self.conversation.begin(record)
+        messages = self.conversation.messages_for(record.question)
         self.inference.generate(messages, sampling, record.params["thinking"])
         return record
-
-    def ask_consensus(self, question: str, sampling: SamplingParams, thinking: bool,
-                      samples: int, early_stop: str = "off") -> RunRecord:  # fmt: skip
-        """Ask N times. The run is recorded once the worker knows its memory plan, else
-        consensus.refused says why it cannot start. Raises SessionError."""
-        if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
-            raise SessionError(f"Consensus takes {MIN_SAMPLES} to {MAX_SAMPLES} samples.")
-        if early_stop not in get_args(StopMode):
-            raise SessionError(f"Unknown early-stop choice {early_stop!r}.")
-        sampling = sampling.with_seed()  # recorded now: every sample's seed derives from it
-        record = self.new_record(question, sampling, thinking, samples=samples,
-                                 early_stop=early_stop)  # fmt: skip
-        messages = messages_for(self._turns, record.question)
-        self.consensus.start(record, messages, sampling, samples, cast(StopMode, early_stop))
-        return record
-
-    def new_record(self, question: str, sampling: SamplingParams, thinking: bool,
-                   **params: object) -> RunRecord:  # fmt: skip
-        """A run about to be asked, or SessionError (a message for the user) if it can't be."""
-        question = question.strip()
-        if not question:
-            raise SessionError("Type a question first.")
-        if self.busy:
-            raise SessionError("Wait for the current answer, or stop it first.")
-        if self.loading:
-            raise SessionError("The model is still loading; ask again in a moment.")
-        if self.model is None:
-            raise SessionError("No model is loaded yet: open a model first.")
-        model = self.model
-        runtime = model.runtime
-        toggle = thinking if model.supports_thinking else None
-        return RunRecord(
-            id=None, conversation_id=self._conversation_id, turn=0, created_at=time.time(),
-            question=question, model_name=model.display_name, model_path=str(model.path),
-            model_sha256=self._model_sha256,
-            params={**sampling.to_dict(), "thinking": toggle, "n_ctx": model.n_ctx,
-                    "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers,
-                    "llama_config": model.llama_config.to_record(), **params},
-        )  # fmt: skip
-
-    def begin_recorded_run(self, record: RunRecord) -> None:
-        """Record the run as running (a failed write is reported, the run goes on)."""
-        try:
-            self.store.begin_run(record)
-            self._conversation_id = record.conversation_id
-        except HistoryError as exc:
-            log.warning("could not record the run: %s", exc)
-            self.history_failed.emit(str(exc))
-        self._run = record
-        self.run_started.emit(record)
-
-    def end_recorded_run(self, record: RunRecord) -> None:
-        """Store the run's outcome; a done run becomes a turn follow-ups build on."""
-        try:
-            self.store.finish_run(record)
-            self._conversation_id = record.conversation_id or self._conversation_id
-        except HistoryError as exc:
-            log.warning("could not record the run's outcome: %s", exc)
-            self.history_failed.emit(str(exc))
-        self._run = None
-        if record.status == DONE:
-            self._turns.append(replace(record))
-        self.run_finished.emit(record)
-        self.history_changed.emit()
 
     def stop(self) -> None:
         if self.busy:
             self.inference.stop()
 
     def new_conversation(self) -> None:
-        if self.busy:
-            raise SessionError("Stop the current answer before starting a new conversation.")
-        self._turns = []
-        self._conversation_id = None
+        self.conversation.reset()
         self.conversation_reset.emit()
 
     def open_run(self, run_id: int) -> RunRecord:
         """Show a past run; a follow-up question then continues its conversation."""
-        if self.busy:
-            raise SessionError("Stop the current answer before opening another run.")
-        record = self.store.get_run(run_id)
-        earlier = self.store.conversation(record.conversation_id or -1)
-        self._conversation_id = record.conversation_id
-        self._turns = [r for r in earlier if r.status == DONE and r.turn <= record.turn]
+        record = self.conversation.reopen(run_id)
         self.run_opened.emit(record)
         return record
 
     def shutdown(self) -> None:
-        """Stop any run, end the thread, record the run's outcome, close the history."""
+        """Stop any run, end the thread, record a single run's outcome, close the history.
+
+        A consensus run's own session records it when the thread ends (see
+        ConsensusSession.shutdown); call that first.
+        """
         self.inference.shutdown()
         if self.busy:  # the worker's last word may still be queued for us
             QCoreApplication.sendPostedEvents(self)
-            QCoreApplication.sendPostedEvents(self.consensus)
-        if self._run is not None and self.consensus.running:
-            self.consensus.close_unreported()
-        elif self._run is not None:
-            self._finish(self._run, self._clock.trace, self._clock.answer, None)
+        if self._asked_here is not None and self.conversation.current is self._asked_here:
+            self._finish(None)
         self.store.close()
 
-    def _on_model_loaded(self, model: LoadedModel) -> None:
-        self.loading = False
-        self.model = model
+    def _on_conversation_event(self, event: ConversationEvent) -> None:
+        if event.history_error:
+            self.history_failed.emit(event.history_error)
+        if isinstance(event, RunBegun):
+            self.run_started.emit(event.record)
+        else:
+            self.run_finished.emit(event.record)
+            self.history_changed.emit()
+
+    def _on_model_loaded(self, model: ModelDescription) -> None:
+        self.conversation.loading = False
+        self.conversation.model = model
         self.model_loaded.emit(model)
 
     def _on_model_failed(self, message: str) -> None:
-        self.loading = False
-        self.model = None
+        self.conversation.loading = False
+        self.conversation.model = None
         self.model_failed.emit(message)
 
     def _on_chunk_received(self, trace: str, answer: str, tokens: int) -> None:
         self.progress_made.emit(self._clock.record(trace, answer, tokens))
 
     def _on_run_finished(self, result: GenerationResult) -> None:
-        if self._run is not None:
-            self._finish(self._run, result.trace, result.answer, result)
+        if self._asked_here is not None and self.conversation.current is self._asked_here:
+            self._finish(result)
 
-    def _finish(self, record: RunRecord, trace: str, answer: str,
-                result: GenerationResult | None) -> None:  # fmt: skip
-        clock = self._clock
-        reasoning = {"tokens": clock.trace_tokens, "seconds": clock.thought_seconds()}
-        if result is None:  # the thread never reported back: keep what was streamed
-            record.status, record.error = RUN_CANCELLED, "Quorum was closed during the run."
-            seconds, seed, tokens, reason = time.monotonic() - clock.started, 0, 0, CANCELLED
-            extracted = None
-        else:
-            record.status, record.error = status_for(result.finish_reason), result.error
-            seconds, seed, tokens = result.seconds, result.seed, result.completion_tokens
-            reason, extracted = result.finish_reason, result.extracted
-            record.params = {**record.params, **result.sampling.to_dict()}  # the seed drawn
-            record.time_to_first_token = result.time_to_first_token
-            record.params["prompt_tokens"] = result.prompt_tokens
-        record.params["reasoning"] = reasoning
-        record.seconds = seconds
-        record.samples = [SampleRecord(
-            index=0, seed=seed, trace=trace, answer=answer,
-            extracted=extracted.text if extracted else None,
-            extracted_rule=extracted.rule if extracted else None,
-            tokens=tokens, seconds=seconds, finish_reason=reason,
-        )]  # fmt: skip
-        self.end_recorded_run(record)
+    def _finish(self, result: GenerationResult | None) -> None:
+        record, self._asked_here = self._asked_here, None
+        if record is None:
+            return
+        finish_single_run(record, self._clock, result)
+        self.conversation.end(record)

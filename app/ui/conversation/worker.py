@@ -16,8 +16,8 @@ its memory plan is computed first (a request it cannot serve is refused before a
 starts), its samples are reported as they finish, its progress at the same 30 ms pace,
 and its report data is built here too, since that may hash a multi-GB model file.
 
-The plain data that crosses the thread (`LoadedModel`, `GenerationRequest`) lives in
-app.core.inference.requests and is importable from here as before.
+The plain data that crosses the thread (`ModelDescription`, `GenerationRequest`) lives in
+app.core.inference.requests.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from app.core.inference.engine import (
     TextChunk,
 )
 from app.core.inference.reasoning import Channel
-from app.core.inference.requests import GenerationRequest, LoadedModel, failed_result
+from app.core.inference.requests import GenerationRequest, ModelDescription, failed_result
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,25 @@ STOPPED_BEFORE_START = "Stopped before the consensus run started; nothing was re
 
 
 class InferenceWorker(QObject):
-    """Lives on the inference thread. Slots are requests; signals report back."""
+    """Lives on the inference thread. Slots are requests; signals report back.
 
-    model_loaded = Signal(object)  # LoadedModel
+    Signals:
+        model_loaded(ModelDescription): the model is loaded and ready.
+        model_failed(str): why it could not be loaded (a message for the user).
+        prompt_evaluated(int, float): prompt tokens and the seconds they took.
+        chunk_received(str, str, int): new trace text, new answer text, tokens so far.
+        run_finished(GenerationResult): a single-answer run ended, however it ended.
+        consensus_planned(ConsensusPlan): a consensus run fits and starts right after.
+        consensus_refused(str): it cannot start (a message for the user); nothing ran.
+        consensus_started(ConsensusStarted): the shared prompt is evaluated.
+        consensus_sampled(ConsensusSample): one sample finished.
+        consensus_progressed(ConsensusProgress): tokens and samples so far, at most
+            once per flush interval.
+        consensus_finished(ConsensusReport, dict | None): the report and its data
+            (None: the data could not be built).
+    """
+
+    model_loaded = Signal(object)  # ModelDescription
     model_failed = Signal(str)  # a message for the user
     prompt_evaluated = Signal(int, float)  # prompt tokens, seconds
     chunk_received = Signal(str, str, int)  # new trace text, new answer text, tokens so far
@@ -119,7 +135,7 @@ class InferenceWorker(QObject):
         with self._engine_lock:
             self._engine = engine
         self.model_loaded.emit(
-            LoadedModel(
+            ModelDescription(
                 path=Path(path),
                 info=engine.info,
                 supports_thinking=engine.supports_thinking,
@@ -251,7 +267,12 @@ class InferenceWorker(QObject):
 
 
 class InferenceThread(QObject):
-    """GUI-side handle: starts the thread, forwards requests, shuts it all down."""
+    """GUI-side handle: starts the thread, forwards requests, shuts it all down.
+
+    Signals: (private: requests queued to the worker's thread)
+        _load_requested(Path, RuntimeParams), _generate_requested(GenerationRequest),
+        _consensus_requested(ConsensusJob), _shutdown_requested().
+    """
 
     _load_requested = Signal(object, object)
     _generate_requested = Signal(object)

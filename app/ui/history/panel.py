@@ -26,11 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.consensus.record import is_consensus_record, record_to_report_data
+from app.core.conversation import ConversationError
 from app.core.history.database import HistoryError
 from app.core.history.export import export_json, export_markdown
 from app.core.history.records import RunRecord, RunSummary
 from app.ui.consensus.export import export_consensus
-from app.ui.conversation.session import ChatSession, SessionError
+from app.ui.conversation.session import ChatSession
 from app.ui.widgets.plain_text import literal_rich_text
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class HistoryPanel(QWidget):
             return
         try:
             self.session.open_run(run_id)
-        except (SessionError, HistoryError) as exc:
+        except (ConversationError, HistoryError) as exc:
             self.message_posted.emit(str(exc))
 
     def _on_delete_clicked(self) -> None:

@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.inference.requests import LoadedModel
+from app.core.conversation import ConversationError
+from app.core.inference.requests import ModelDescription
 from app.core.models import catalog, demo_model, library
 from app.core.models.entry import ModelEntry
-from app.ui.conversation.session import ChatSession, SessionError
-from app.ui.models.download_worker import size_text
+from app.core.units import size_text
+from app.ui.conversation.session import ChatSession
 from app.ui.models.first_run import FirstRunPanel
 from app.ui.models.manager import ModelManagerDialog
 from app.ui.models.picker import ModelChoice, ModelPicker
@@ -160,7 +161,7 @@ class ModelController(QObject):
     def open_model(self, path: Path, sha256: str | None = None) -> None:
         try:
             self._session.load_model(Path(path), self._settings_panel.runtime(), sha256)
-        except SessionError as exc:
+        except ConversationError as exc:
             self._banner.show_message(str(exc))
             return
         self._banner.clear()
@@ -236,7 +237,7 @@ class ModelController(QObject):
         if current is not None:
             self.open_model(current)
 
-    def _on_model_loaded(self, model: LoadedModel) -> None:
+    def _on_model_loaded(self, model: ModelDescription) -> None:
         self._settings_panel.show_model(model)
         self._window_settings.set_last_model(model.path)
         self._window.setWindowTitle(f"Quorum — {model.display_name}")

@@ -37,6 +37,7 @@ from app.core.models.hub_errors import (
     NotEnoughSpaceError,
 )
 from app.core.models.progress import Progress, ProgressCallback
+from app.core.units import eta_text, size_pair, size_text
 
 log = logging.getLogger(__name__)
 
@@ -70,36 +71,6 @@ def describe_error(exc: BaseException) -> str:
 
 
 # -- words for progress (shared by the first-run panel and the model manager) -------
-
-
-def size_text(n: float) -> str:
-    """``2.5 GB``, ``98 MB``: one decimal only where it says something."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= scale:
-            value = n / scale
-            return f"{value:.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
-    return f"{n:.0f} B"
-
-
-def size_pair(done: int, total: int) -> str:
-    """``1.2 of 2.5 GB``: both numbers in the unit of the total."""
-    unit, scale = next(
-        ((u, s) for u, s in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)) if total >= s), ("B", 1.0)
-    )
-    digits = 0 if unit == "B" else 1
-    return f"{done / scale:.{digits}f} of {total / scale:.{digits}f} {unit}"
-
-
-def eta_text(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s left"
-    minutes = (seconds + 30) // 60
-    if minutes < 60:
-        return f"about {minutes} min left"
-    return f"about {minutes // 60} h {minutes % 60:02d} min left"
 
 
 def progress_text(progress: Progress) -> str:

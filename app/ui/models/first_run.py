@@ -36,6 +36,7 @@ from app.core.models.download import Downloader, DownloadResult, partial_downloa
 from app.core.models.entry import LibraryError, ModelEntry
 from app.core.models.progress import Progress
 from app.core.models.transfer import RetryPolicy
+from app.core.units import size_pair, size_text
 from app.ui.models.download_worker import (
     HUB_UNAVAILABLE,
     DownloadWorker,
@@ -45,8 +46,6 @@ from app.ui.models.download_worker import (
     download_task,
     import_task,
     progress_text,
-    size_pair,
-    size_text,
 )
 
 log = logging.getLogger(__name__)

@@ -43,6 +43,7 @@ from app.core.models.entry import LibraryError, ModelEntry
 from app.core.models.progress import Progress
 from app.core.models.transfer import RetryPolicy
 from app.core.settings import models_dir, set_models_dir
+from app.core.units import size_pair, size_text
 from app.ui.models.download_worker import (
     DownloadWorker,
     Task,
@@ -50,8 +51,6 @@ from app.ui.models.download_worker import (
     download_task,
     import_task,
     progress_text,
-    size_pair,
-    size_text,
     verify_task,
 )
 from app.ui.widgets.plain_text import literal_rich_text

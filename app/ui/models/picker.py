@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPush
 
 from app.core.models import library
 from app.core.models.entry import ModelEntry
+from app.core.units import size_text
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,7 @@ def describe_entry(entry: ModelEntry) -> str:
     if entry.quantization:
         parts.append(entry.quantization)
     if entry.size:
-        parts.append(f"{entry.size / 1e9:.1f} GB" if entry.size >= 1e8 else
-                     f"{entry.size / 1e6:.0f} MB")  # fmt: skip
+        parts.append(size_text(entry.size))
     text = " · ".join(parts)
     return text if entry.available else f"{text} (not downloaded)"
 

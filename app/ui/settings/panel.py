@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.inference.requests import LoadedModel
+from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads
 
 # name -> (label with mnemonic, minimum, maximum, step, decimals or None for ints, tooltip)
@@ -44,11 +44,17 @@ _DEFAULT_RUNTIME = {"n_ctx": 4096, "n_gpu_layers": 0}
 
 
 class SettingsPanel(QWidget):
+    """Every sampling and runtime setting, with the loaded model's defaults and a reset.
+
+    Signals:
+        reload_requested(): a runtime setting changed that needs the model reloaded.
+    """
+
     reload_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._model: LoadedModel | None = None
+        self._model: ModelDescription | None = None
         self._overrides: dict[str, Any] = {}
         self._showing = False  # True while values are set by code, not by the user
         form = QFormLayout()
@@ -89,7 +95,7 @@ class SettingsPanel(QWidget):
         self.set_runtime(RuntimeParams(**_DEFAULT_RUNTIME))
         self.show_model(None)
 
-    def show_model(self, model: LoadedModel | None) -> None:
+    def show_model(self, model: ModelDescription | None) -> None:
         """Show the loaded model's defaults (and thinking support) under the user's edits."""
         self._model = model
         supports = model is not None and model.supports_thinking

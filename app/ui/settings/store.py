@@ -24,6 +24,8 @@ SCHEMA_VERSION = 1
 
 
 class WindowSettings:
+    """The window's own settings file: panel values, layout, last model (schema-versioned)."""
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else config_dir() / FILENAME
         self._settings = QSettings(str(self.path), QSettings.Format.IniFormat)

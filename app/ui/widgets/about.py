@@ -6,10 +6,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.core.about import about_text
-from app.core.inference.requests import LoadedModel
+from app.core.inference.requests import ModelDescription
 
 
-def about_box(parent: QWidget, model: LoadedModel | None) -> QMessageBox:
+def about_box(parent: QWidget, model: ModelDescription | None) -> QMessageBox:
     """A non-modal box (the caller shows it); plain text, since paths and names are data."""
     box = QMessageBox(parent)
     box.setWindowTitle("About Quorum")

@@ -12,6 +12,8 @@ _STYLES = {
 
 
 class Banner(QFrame):
+    """A dismissible line above the panes for news and errors that must not be missed."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("banner")

@@ -134,7 +134,11 @@ def document_css(dark: bool) -> str:
 
 
 class SafeTextBrowser(QTextBrowser):
-    """A read-only rich-text view that loads nothing and opens links only on request."""
+    """A read-only rich-text view that loads nothing and opens links only on request.
+
+    Signals:
+        link_refused(QUrl): a link whose scheme Quorum does not open was clicked.
+    """
 
     link_refused = Signal(QUrl)
 

@@ -2,66 +2,22 @@
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
-
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from app.core.history.records import RunRecord
-from app.core.inference.requests import LoadedModel
+from app.core.inference.requests import ModelDescription
+from app.core.machine import resident_memory_bytes
 from app.core.run_clock import RunProgress
+from app.core.units import memory_text
 from app.ui.conversation.session import ChatSession
 
 _MEMORY_REFRESH_MS = 2000
 
 
-def resident_memory_bytes() -> int | None:
-    """This process's resident memory now (Linux, Windows) or at its peak (macOS)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        pass
-    if sys.platform == "win32":
-        return _windows_working_set()
-    try:
-        import resource
-    except ImportError:
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # bytes vs KiB
-
-
-def _windows_working_set() -> int | None:
-    class Counters(ctypes.Structure):
-        _fields_ = [("cb", ctypes.c_ulong), ("PageFaultCount", ctypes.c_ulong)] + [
-            (name, ctypes.c_size_t)
-            for name in ("PeakWorkingSetSize", "WorkingSetSize", "QuotaPeakPagedPoolUsage",
-                         "QuotaPagedPoolUsage", "QuotaPeakNonPagedPoolUsage",
-                         "QuotaNonPagedPoolUsage", "PagefileUsage", "PeakPagefileUsage")
-        ]  # fmt: skip
-
-    try:
-        counters = Counters()
-        counters.cb = ctypes.sizeof(counters)
-        windll = ctypes.windll  # type: ignore[attr-defined]
-        process = windll.kernel32.GetCurrentProcess()
-        if windll.psapi.GetProcessMemoryInfo(process, ctypes.byref(counters), counters.cb):
-            return int(counters.WorkingSetSize)
-    except (AttributeError, OSError):
-        pass
-    return None
-
-
-def format_bytes(count: int | None) -> str:
-    if count is None:
-        return "—"
-    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
-
-
 class QuorumStatusBar(QStatusBar):
+    """The model in use (and how llama.cpp runs it), speed, first-token time and memory."""
+
     def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_label = QLabel("No model")
@@ -87,12 +43,12 @@ class QuorumStatusBar(QStatusBar):
         session.run_finished.connect(self._on_run_finished)
 
     def _on_memory_due(self) -> None:
-        self.memory_label.setText(f"Memory {format_bytes(resident_memory_bytes())}")
+        self.memory_label.setText(f"Memory {memory_text(resident_memory_bytes())}")
 
     def _on_model_loading(self, name: str) -> None:
         self.model_label.setText(f"Loading {name}…")
 
-    def _on_model_loaded(self, model: LoadedModel) -> None:
+    def _on_model_loaded(self, model: ModelDescription) -> None:
         quant = f" · {model.info.file_type}" if model.info.file_type else ""
         config = model.llama_config
         # A fallback is news a user should see; the fastest configuration goes unsaid.

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.core.consensus.environment import cpu_model_from_cpuinfo, hardware_summary
+from app.core.consensus.environment import hardware_summary
 from app.core.consensus.markdown import report_markdown
 from app.core.consensus.memory_plan import kv_bytes_per_token
 from app.core.consensus.record import (
@@ -34,6 +34,7 @@ from app.core.history.records import DONE, RunRecord, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.engine import Engine
 from app.core.inference.sampling import RuntimeParams, SamplingParams
+from app.core.machine import cpu_model_from_cpuinfo
 from app.core.models import demo_model
 from app.core.models.hashes import (
     ModelHashError,

@@ -11,21 +11,22 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from app.core.consensus_record import consensus_to_record, record_to_report_data
-from app.core.consensus_report import build_report, report_markdown
-from app.core.consensus_run import ConsensusReport
-from app.core.engine import GenerationResult
-from app.core.export import export_markdown
-from app.core.gguf import GGUFInfo
-from app.core.grouping import AnswerGroup
-from app.core.history_records import DONE, ERROR, RunRecord, SampleRecord
-from app.core.memory_plan import ConsensusPlan
-from app.core.sampling import RuntimeParams, SamplingParams
-from app.core.store import HistoryStore
 
-from app.core.answers import ExtractedAnswer
-from app.core.consensus import compute_stats
+from app.core.answers.extract import ExtractedAnswer
+from app.core.answers.grouping import AnswerGroup
+from app.core.consensus.markdown import report_markdown
+from app.core.consensus.memory_plan import ConsensusPlan
+from app.core.consensus.record import consensus_to_record, record_to_report_data
+from app.core.consensus.report import build_report
+from app.core.consensus.runner import ConsensusReport
+from app.core.consensus.stats import compute_stats
+from app.core.history.export import export_markdown
+from app.core.history.records import DONE, ERROR, RunRecord, SampleRecord
+from app.core.history.store import HistoryStore
+from app.core.inference.engine import GenerationResult
+from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.markdown_text import code_span, fenced, inline, table, text_block
+from app.core.models.gguf import GGUFInfo
 from tests.markdown_check import FILE_PAYLOAD, PAYLOAD, VIEWERS, Rendered, render, visible
 
 BENIGN = "plain words"

@@ -110,7 +110,7 @@ def test_consensus_run_fills_the_chart_is_saved_and_reopens_the_same(
         chips = view.chips
         chips_as_samples_arrive.append(sum(chips.group_of(i) is not None for i in range(4)))
 
-    window.session.consensus.sampled.connect(on_sample)
+    window.consensus_session.sampled.connect(on_sample)
     record = ask_consensus(window, qtbot)
 
     # The memory plan was on screen before the first sample finished.
@@ -171,7 +171,7 @@ def test_consensus_run_fills_the_chart_is_saved_and_reopens_the_same(
 def test_stop_mid_run_keeps_the_finished_samples(window: MainWindow, qtbot: QtBot) -> None:
     window.settings_panel.spins["max_tokens"].setValue(600)
     window.question.setPlainText(QUESTION)
-    with qtbot.waitSignal(window.session.consensus.sampled, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(window.consensus_session.sampled, timeout=RUN_TIMEOUT_MS):
         window.ask()
     assert window.stop_button.isEnabled() and not window.ask_button.isEnabled()
     assert not window.consensus_options.isEnabled()
@@ -214,7 +214,7 @@ def test_a_request_beyond_the_context_shows_a_message_and_starts_nothing(
 ) -> None:
     window.settings_panel.spins["max_tokens"].setValue(10_000)  # the model's context: 8192
     window.question.setPlainText(QUESTION)
-    with qtbot.waitSignal(window.session.consensus.refused, timeout=RUN_TIMEOUT_MS) as refused:
+    with qtbot.waitSignal(window.consensus_session.refused, timeout=RUN_TIMEOUT_MS) as refused:
         window.ask()
     assert "exceeds the model's context" in refused.args[0]
     assert "exceeds the model's context" in window.banner.text()
@@ -286,7 +286,7 @@ def test_closing_mid_run_leaves_no_thread_and_saves_the_run(
 ) -> None:
     window.settings_panel.spins["max_tokens"].setValue(600)
     window.question.setPlainText(QUESTION)
-    with qtbot.waitSignal(window.session.consensus.sampled, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(window.consensus_session.sampled, timeout=RUN_TIMEOUT_MS):
         window.ask()
     db_path = window.session.store.path
     window.close()
@@ -322,7 +322,7 @@ def test_options_are_remembered_and_the_panel_follows_the_switch(
 
 
 def test_plan_text_is_the_plans_own_description(window: MainWindow, qtbot: QtBot) -> None:
-    with qtbot.waitSignal(window.session.consensus.planned, timeout=RUN_TIMEOUT_MS) as planned:
+    with qtbot.waitSignal(window.consensus_session.planned, timeout=RUN_TIMEOUT_MS) as planned:
         window.question.setPlainText(QUESTION)
         window.ask()
     plan: ConsensusPlan = planned.args[0]
@@ -335,7 +335,7 @@ def test_plan_text_is_the_plans_own_description(window: MainWindow, qtbot: QtBot
 def test_stop_right_after_asking_is_not_lost(window: MainWindow, qtbot: QtBot) -> None:
     # Stop may reach the worker before it has planned the run, or just after it started.
     outcomes: list[str] = []
-    window.session.consensus.refused.connect(outcomes.append)
+    window.consensus_session.refused.connect(outcomes.append)
     window.session.run_finished.connect(lambda record: outcomes.append(record.status))
     window.settings_panel.spins["max_tokens"].setValue(600)
     window.question.setPlainText(QUESTION)

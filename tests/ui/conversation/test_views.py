@@ -14,13 +14,14 @@ from pytestqt.qtbot import QtBot
 from app.core.conversation import messages_for, open_history, status_for
 from app.core.history.records import CANCELLED, DONE, ERROR, RunRecord, SampleRecord
 from app.core.history.store import HistoryStore
+from app.core.machine import resident_memory_bytes
 from app.core.models import library
 from app.core.run_clock import RunProgress
+from app.core.units import memory_text
 from app.ui.conversation.answer_view import AnswerView, highlight_span
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView, describe_reasoning
 from app.ui.models.picker import ModelChoice, ModelPicker
-from app.ui.widgets.status_bar import format_bytes, resident_memory_bytes
 
 pytestmark = pytest.mark.gui
 
@@ -152,15 +153,15 @@ def test_model_picker_lists_library_models_and_opens_files(
 def test_memory_reading_and_format() -> None:
     used = resident_memory_bytes()
     assert used is not None and used > 10 * 2**20
-    assert format_bytes(3 * 2**30) == "3.00 GiB" and format_bytes(None) == "—"
+    assert memory_text(3 * 2**30) == "3.00 GiB" and memory_text(None) == "—"
 
 
 def test_session_refuses_with_readable_messages(session: ChatSession) -> None:
+    from app.core.conversation import ConversationError
     from app.core.inference.sampling import SamplingParams
-    from app.ui.conversation.session import SessionError
 
-    with pytest.raises(SessionError, match="Type a question"):
+    with pytest.raises(ConversationError, match="Type a question"):
         session.ask("  ", SamplingParams(), True)
-    with pytest.raises(SessionError, match="No model"):
+    with pytest.raises(ConversationError, match="No model"):
         session.ask("hi", SamplingParams(), True)
     assert isinstance(session.store, HistoryStore)

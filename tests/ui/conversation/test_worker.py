@@ -10,7 +10,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.core.inference.engine import CANCELLED, ERROR, GenerationResult
-from app.core.inference.requests import LoadedModel
+from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.ui.conversation.worker import InferenceThread
 
@@ -32,7 +32,7 @@ def inference(qtbot: QtBot) -> Iterator[InferenceThread]:
 def loaded(inference: InferenceThread, qtbot: QtBot, test_model_path: Path) -> InferenceThread:
     with qtbot.waitSignal(inference.worker.model_loaded, timeout=30_000) as signal:
         inference.load_model(test_model_path, RUNTIME)
-    model: LoadedModel = signal.args[0]
+    model: ModelDescription = signal.args[0]
     assert model.path == test_model_path
     assert model.supports_thinking is False
     assert model.n_ctx == 1024

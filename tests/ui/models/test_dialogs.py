@@ -25,13 +25,12 @@ from app.core.models.hub_errors import (
 from app.core.models.partial import check_free_space
 from app.core.models.progress import Progress
 from app.core.models.transfer import RetryPolicy
+from app.core.units import eta_text, size_pair
 from app.ui.models.download_worker import (
     DownloadWorker,
     active_workers,
     describe_error,
-    eta_text,
     progress_text,
-    size_pair,
 )
 from app.ui.models.first_run import BAR_STEPS, DEMO_OFFER, PAUSED, FirstRunPanel
 from app.ui.models.manager import STATUS_COLUMN, ModelManagerDialog

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from app.core.inference.cpu_probe import REPACK, ProbeVerdict
-from app.core.inference.requests import LoadedModel
+from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_sampling
 from app.core.models.gguf import read_gguf_info
 from app.ui.settings.panel import SettingsPanel
@@ -18,14 +18,14 @@ from app.ui.settings.panel import SettingsPanel
 pytestmark = pytest.mark.gui
 
 
-def model_like(path: Path, architecture: str, supports_thinking: bool) -> LoadedModel:
+def model_like(path: Path, architecture: str, supports_thinking: bool) -> ModelDescription:
     """The test file's real metadata, presented as another family's model."""
     info = replace(read_gguf_info(path), architecture=architecture)
 
     def defaults(thinking: bool) -> SamplingParams:
         return default_sampling(architecture, info.chat_template, {}, thinking)
 
-    return LoadedModel(
+    return ModelDescription(
         path=path, info=info, supports_thinking=supports_thinking, n_ctx=4096,
         runtime=RuntimeParams(), defaults_thinking=defaults(True), defaults_plain=defaults(False),
         llama_config=ProbeVerdict(REPACK, "forced"),
