@@ -10,9 +10,10 @@ from typing import Any, TextIO
 from app.cli.errors import EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.core.models import catalog, demo_model, library
 from app.core.models.download import Downloader, DownloadResult, downloader_for
-from app.core.models.entry import LibraryError, ModelEntry, UnknownModelError
+from app.core.models.entry import LibraryError, UnknownModelError
 from app.core.models.hub_errors import ChecksumMismatchError, DownloadError
 from app.core.models.progress import Progress
+from app.core.models.status import model_status
 from app.core.settings import models_dir
 from app.core.units import size_text
 
@@ -54,16 +55,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 # -- list ------------------------------------------------------------------------
 
 
-def _status(entry: ModelEntry) -> str:
-    if entry.is_demo:
-        return "demo"
-    if not entry.available:
-        return "-"
-    if entry.damaged:
-        return "DAMAGED"
-    return "verified" if entry.verified else "unverified"
-
-
 def run_list(args: argparse.Namespace) -> int:
     rows = [("ID", "NAME", "SIZE", "QUANT", "WHERE", "STATUS")]
     for entry in library.list_models():
@@ -73,7 +64,7 @@ def run_list(args: argparse.Namespace) -> int:
         name = entry.display_name
         if entry.catalog_entry is not None and entry.catalog_entry.default:
             name += " [default]"
-        row = (entry.id, name, size, entry.quantization or "?", entry.location, _status(entry))
+        row = (entry.id, name, size, entry.quantization or "?", entry.location, model_status(entry))
         rows.append(row)
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     for row in rows:

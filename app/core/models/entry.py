@@ -26,6 +26,8 @@ class ModelFileError(LibraryError):
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """One model as the library sees it: catalog, imported or demo, where it is and its state."""
+
     id: str
     display_name: str
     path: Path | None  # None: not on disk

@@ -75,6 +75,8 @@ class GGUFError(ValueError):
 
 @dataclass(frozen=True)
 class GGUFInfo:
+    """What Quorum read from a GGUF header itself: architecture, chat template, sizes, metadata."""
+
     path: Path
     file_size: int
     version: int

@@ -8,19 +8,18 @@ time: a file replaced in place (new size or mtime) is hashed again, an unchanged
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core.files import sha256_of_file, write_json_atomic
 from app.core.paths import cache_dir
 
 CACHE_FILENAME = "model-sha256.json"
 _MAX_ENTRIES = 200  # plenty for anyone's models folder; keeps the file tiny
-_CHUNK = 1 << 20
 _lock = threading.Lock()  # one writer of the cache file per process
 
 
@@ -67,16 +66,15 @@ def file_sha256(path: str | Path, *, cancel: Callable[[], bool] | None = None) -
     cached = cached_sha256(path)
     if cached is not None:
         return cached
-    digest = hashlib.sha256()
+
+    def stop_if_cancelled(_done: int) -> None:
+        if cancel is not None and cancel():
+            raise HashCancelled(f"hashing {Path(path).name} was cancelled")
+
     try:
-        with Path(path).open("rb") as handle:
-            while block := handle.read(_CHUNK):
-                if cancel is not None and cancel():
-                    raise HashCancelled(f"hashing {Path(path).name} was cancelled")
-                digest.update(block)
+        result = sha256_of_file(Path(path), on_block=stop_if_cancelled).hexdigest()
     except OSError as exc:
         raise ModelHashError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    result = digest.hexdigest()
     remember_sha256(path, result)
     return result
 
@@ -102,10 +100,6 @@ def _load() -> dict[str, Any]:
 
 
 def _save(entries: dict[str, Any]) -> None:
-    target = cache_path()
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(json.dumps(entries, indent=1), encoding="utf-8")
-        os.replace(temporary, target)  # readers never see a half-written file
-    except OSError:
-        temporary.unlink(missing_ok=True)  # a cache that cannot be written costs time only
+    # A cache that cannot be written costs time only; readers never see half of one.
+    with contextlib.suppress(OSError):
+        write_json_atomic(cache_path(), entries)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelRecord:
+    """One verified model file in models.json: source, path, sha256, when it was checked."""
+
     id: str
     path: str
     source: str  # "catalog" | "hub" | "local"

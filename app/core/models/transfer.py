@@ -55,6 +55,8 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Timeouts:
+    """How long a connect, a read and a stalled transfer may take before a retry."""
+
     connect: float = 10.0
     tick: float = 1.0  # longest single blocking read; bounds cancel latency
     stall: float = 30.0  # no byte for this long counts as a failed attempt
@@ -88,6 +90,8 @@ def call_with_retries(
 
 @dataclass
 class _State:
+    """Where one transfer is: bytes written, the running sha256, attempts so far."""
+
     offset: int
     digest: Any
     read_timeout: float

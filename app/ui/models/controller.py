@@ -64,7 +64,11 @@ def is_demo_model(path: Path) -> bool:
 
 
 class DemoNotice(QFrame):
-    """A strip above the question that stays while the demo model is in use."""
+    """A strip above the question that stays while the demo model is in use.
+
+    Signals:
+        get_model_requested(): the user asked for a real model instead of the demo.
+    """
 
     get_model_requested = Signal()
 

@@ -139,7 +139,15 @@ def active_workers() -> list[DownloadWorker]:
 
 
 class DownloadWorker(QObject):
-    """Runs one task on its own thread. Create, connect, `start`; one use only."""
+    """Runs one task on its own thread. Create, connect, `start`; one use only.
+
+    Signals:
+        progress_changed(Progress): bytes done, total, rate and phase.
+        download_finished(object): whatever the task returned (a DownloadResult or a
+            ModelEntry).
+        download_failed(str): one readable line (the exception is kept in ``error``).
+        download_cancelled(): the task stopped on request; a download keeps its part.
+    """
 
     progress_changed = Signal(object)  # Progress
     download_finished = Signal(object)  # whatever the task returned

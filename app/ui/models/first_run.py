@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -34,7 +33,6 @@ from app.core.models import catalog, demo_model, hub, library
 from app.core.models.catalog import CatalogEntry
 from app.core.models.download import Downloader, DownloadResult, partial_download
 from app.core.models.entry import LibraryError, ModelEntry
-from app.core.models.progress import Progress
 from app.core.models.transfer import RetryPolicy
 from app.core.units import size_pair, size_text
 from app.ui.models.download_worker import (
@@ -45,8 +43,8 @@ from app.ui.models.download_worker import (
     describe_error,
     download_task,
     import_task,
-    progress_text,
 )
+from app.ui.models.job_panel import JobPanel
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +57,16 @@ OFFLINE_HINT = (
     "now. The small demo model comes from PyPI instead and works offline once fetched."
 )
 PAUSED = "Download paused. The part already downloaded is kept: resume it any time."
-ERROR_STYLE = "color: #d04040;"
-BAR_STEPS = 1000  # QProgressBar holds an int; byte counts of big models overflow it
 
 
 class FirstRunPanel(QWidget):
+    """The page shown while no model is on disk: download the student model, open a
+    file, or fetch the demo model when the hub is out of reach.
+
+    Signals:
+        model_ready(ModelEntry): a model is on disk and usable now.
+    """
+
     model_ready = Signal(object)  # ModelEntry, usable now
 
     def __init__(
@@ -76,8 +79,7 @@ class FirstRunPanel(QWidget):
         super().__init__(parent)
         self.entry = entry or catalog.default_entry()
         self._retry = retry
-        self._worker: DownloadWorker | None = None
-        self._job = ""  # "download", "demo" or "import" while a worker runs
+        self.job = JobPanel("Pause the download; what arrived is kept for resuming")
         self._build()
         self._refresh_download_button()
         if hub.offline_mode():
@@ -87,11 +89,11 @@ class FirstRunPanel(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self.job.busy
 
     @property
     def worker(self) -> DownloadWorker | None:
-        return self._worker
+        return self.job.worker
 
     def download(self) -> None:
         """Download (or resume) the recommended model."""
@@ -127,14 +129,11 @@ class FirstRunPanel(QWidget):
             self._start("import", import_task(path))
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            self.cancel_button.setEnabled(False)
+        self.job.cancel()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop any running job and wait for its thread; call before discarding the panel."""
-        worker, self._worker = self._worker, None
-        return worker.shutdown(timeout_ms) if worker is not None else True
+        return self.job.shutdown(timeout_ms)
 
     # -- construction -------------------------------------------------------------------
 
@@ -147,17 +146,6 @@ class FirstRunPanel(QWidget):
         intro.setWordWrap(True)
         self.download_button = QPushButton()
         self.download_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Pause the download; what arrived is kept for resuming")
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, BAR_STEPS)
-        self.progress_bar.setTextVisible(False)
-        self.progress_label = QLabel("")
-        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label = QLabel("")
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)  # errors quote file names
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.demo_hint = QLabel(OFFLINE_HINT)
         self.demo_hint.setWordWrap(True)
         self.open_button = QPushButton("Open a local .gguf…")
@@ -171,7 +159,7 @@ class FirstRunPanel(QWidget):
         layout.addWidget(title)
         layout.addWidget(intro)
         layout.addWidget(self._model_card())
-        layout.addWidget(self.message_label)
+        layout.addWidget(self.job)  # every job shows here, the demo and imports too
         layout.addWidget(self.demo_hint)
         # One button a row: the demo offer is long and must not widen the page.
         for button in (self.open_button, self.demo_button):
@@ -181,12 +169,11 @@ class FirstRunPanel(QWidget):
             layout.addLayout(row)
         layout.addStretch(1)
 
-        for widget in (self.cancel_button, self.progress_bar, self.progress_label):
-            widget.hide()
-        self.message_label.hide()
         self.demo_hint.hide()
         self.download_button.clicked.connect(self.download)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.job.job_finished.connect(self._on_job_finished)
+        self.job.job_failed.connect(self._on_job_failed)
+        self.job.job_cancelled.connect(self._on_job_cancelled)
         self.open_button.clicked.connect(self.open_file)
         self.demo_button.clicked.connect(self.fetch_demo)
 
@@ -211,63 +198,32 @@ class FirstRunPanel(QWidget):
             layout.addWidget(note)
         buttons = QHBoxLayout()
         buttons.addWidget(self.download_button)
-        buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.progress_label)
         return box
 
     # -- jobs ---------------------------------------------------------------------------
 
-    def _start(self, job: str, task: Task) -> None:
-        worker = DownloadWorker(task, name=f"first-run-{job}")
-        worker.connect_handlers(
-            self._on_progress_changed,
-            self._on_download_finished,
-            self._on_download_failed,
-            self._on_download_cancelled,
-        )
-        self._worker, self._job = worker, job
-        self.message_label.hide()
-        self.progress_bar.setRange(0, BAR_STEPS if job == "download" else 0)
-        self.progress_bar.setValue(0)
-        self.progress_label.setText("Starting…")
-        for widget in (self.progress_bar, self.progress_label):
-            widget.show()
-        # Only byte downloads stop on request; pip and hashing run to their end.
-        self.cancel_button.setVisible(job == "download")
-        self.cancel_button.setEnabled(True)
+    def _start(self, kind: str, task: Task) -> None:
+        # Only byte downloads stop on request and know their size; pip and hashing
+        # run to their end.
+        download = kind == "download"
+        self.job.start(kind, task, name=f"first-run-{kind}", cancellable=download,
+                       byte_count=download)  # fmt: skip
         self._set_actions_enabled(False)
-        worker.start()
 
-    def _end_job(self) -> str:
-        job, self._worker, self._job = self._job, None, ""
-        self.cancel_button.hide()
+    def _end_job(self) -> None:
         self._set_actions_enabled(True)
         self._refresh_download_button()
-        return job
 
     def _set_actions_enabled(self, enabled: bool) -> None:
         for button in (self.download_button, self.open_button, self.demo_button):
             button.setEnabled(enabled)
 
-    # -- worker signals -----------------------------------------------------------------
+    # -- job outcomes -------------------------------------------------------------------
 
-    def _on_progress_changed(self, progress: Progress) -> None:
-        if self.sender() is not self._worker:
-            return  # a late report from a worker already shut down
-        if progress.total > 0:
-            self.progress_bar.setRange(0, BAR_STEPS)
-            self.progress_bar.setValue(int(progress.fraction * BAR_STEPS))
-        text = progress_text(progress)
-        if text:
-            self.progress_label.setText(text)
-
-    def _on_download_finished(self, result: Any) -> None:
-        if self.sender() is not self._worker:
-            return
-        job = self._end_job()
+    def _on_job_finished(self, kind: str, result: Any) -> None:
+        self._end_job()
         try:
             entry = (
                 library.resolve_model(result.entry_id)
@@ -278,37 +234,26 @@ class FirstRunPanel(QWidget):
             self._show_message(describe_error(exc), error=True)
             return
         assert isinstance(entry, ModelEntry)
-        self.progress_bar.setRange(0, BAR_STEPS)
-        self.progress_bar.setValue(BAR_STEPS)
         done = {"download": "Downloaded and verified", "demo": "Demo model ready"}
-        self.progress_label.setText(f"{done.get(job, 'Added')}: {entry.display_name}")
+        self.job.show_complete(f"{done.get(kind, 'Added')}: {entry.display_name}")
         self.model_ready.emit(entry)
 
-    def _on_download_failed(self, message: str) -> None:
-        worker = self._worker
-        if self.sender() is not worker or worker is None:
-            return
+    def _on_job_failed(self, _kind: str, message: str, error: object) -> None:
         self._end_job()
-        self.progress_bar.hide()
-        self.progress_label.hide()
-        if isinstance(worker.error, HUB_UNAVAILABLE):
+        self.job.hide_progress()
+        if isinstance(error, HUB_UNAVAILABLE):
             self._show_hub_unavailable(message)
         else:
             self._show_message(message, error=True)
 
-    def _on_download_cancelled(self) -> None:
-        if self.sender() is not self._worker:
-            return
+    def _on_job_cancelled(self, _kind: str) -> None:
         self._end_job()
-        self.progress_label.setText(PAUSED)
+        self.job.progress_label.setText(PAUSED)
 
     # -- display ------------------------------------------------------------------------
 
     def _show_message(self, text: str, error: bool = False) -> None:
-        self.message_label.setStyleSheet(ERROR_STYLE if error else "")
-        self.message_label.setText(text)
-        self.message_label.setAccessibleDescription(text)
-        self.message_label.show()
+        self.job.show_message(text, error)
 
     def _show_hub_unavailable(self, message: str) -> None:
         self._show_message(message, error=True)

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -38,21 +37,21 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import library
-from app.core.models.download import Downloader, DownloadResult, partial_download
+from app.core.models.download import Downloader, DownloadResult
 from app.core.models.entry import LibraryError, ModelEntry
 from app.core.models.progress import Progress
+from app.core.models.status import partial_of, removal_question, table_cells
 from app.core.models.transfer import RetryPolicy
 from app.core.settings import models_dir, set_models_dir
-from app.core.units import size_pair, size_text
 from app.ui.models.download_worker import (
     DownloadWorker,
     Task,
     describe_error,
     download_task,
     import_task,
-    progress_text,
     verify_task,
 )
+from app.ui.models.job_panel import JobPanel
 from app.ui.widgets.plain_text import literal_rich_text
 
 log = logging.getLogger(__name__)
@@ -60,59 +59,26 @@ log = logging.getLogger(__name__)
 COLUMNS = ("Name", "Size", "Quantization", "Where", "Status")
 STATUS_COLUMN = COLUMNS.index("Status")
 REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-ERROR_STYLE = "color: #d04040;"
-BAR_STEPS = 1000
 VERBS = {"download": "downloading", "verify": "verifying", "import": "importing"}
-
-
-def partial_of(entry: ModelEntry) -> Path | None:
-    if entry.available or entry.repo is None or entry.filename is None:
-        return None
-    return partial_download(entry.repo, entry.filename)
-
-
-def status_text(entry: ModelEntry) -> str:
-    """verified / demo / damaged / unverified / missing / partial (…) / not downloaded."""
-    if entry.is_demo:
-        return "demo"
-    if entry.damaged:
-        return "damaged"
-    if entry.available:
-        return "verified" if entry.verified else "unverified"
-    if entry.location == "missing":
-        return "missing"
-    part = partial_of(entry)
-    if part is not None:
-        have = part.stat().st_size
-        return f"partial ({size_pair(have, max(have, entry.size or 0))})"
-    return "not downloaded"
-
-
-def removal_question(entry: ModelEntry) -> str:
-    """What Remove will do, in words, for the confirmation box."""
-    if entry.source == "local":
-        return (
-            f"Forget {entry.display_name}? Quorum only forgets imported files: "
-            f"{entry.path} stays on your disk."
-        )
-    if entry.location == "HF cache":
-        return (
-            f"Forget {entry.display_name}? The copy in the Hugging Face cache "
-            f"({entry.path}) is left in place."
-        )
-    if entry.available or entry.location == "missing":
-        return f"Delete {entry.display_name}? This deletes {entry.path} from your disk."
-    return f"Delete the unfinished download of {entry.display_name}?"
 
 
 @dataclass(frozen=True)
 class _Job:
+    """What the running job is for: its kind, the model row it belongs to, its label."""
+
     kind: str  # "download", "verify" or "import"
     entry_id: str | None  # the row it belongs to, when it has one
     label: str
 
 
 class ModelManagerDialog(QDialog):
+    """Every model Quorum knows, with download, verify, import and remove.
+
+    Signals:
+        model_chosen(ModelEntry): the user wants to use this model.
+        library_changed(): a model was added, removed or re-checked.
+    """
+
     model_chosen = Signal(object)  # ModelEntry the user wants to use
     library_changed = Signal()  # a model was added, removed or re-checked
 
@@ -122,8 +88,8 @@ class ModelManagerDialog(QDialog):
         self.resize(820, 480)
         self._retry = retry
         self._entries: list[ModelEntry] = []
-        self._worker: DownloadWorker | None = None
-        self._job: _Job | None = None
+        self.job = JobPanel("Stop the job; a download keeps what arrived for resuming")
+        self._job: _Job | None = None  # what the running job is for: its row and label
         self._build()
         self.refresh()
 
@@ -135,7 +101,7 @@ class ModelManagerDialog(QDialog):
 
     @property
     def worker(self) -> DownloadWorker | None:
-        return self._worker
+        return self.job.worker
 
     def refresh(self) -> None:
         """List the library again, keeping the selected model selected."""
@@ -148,7 +114,7 @@ class ModelManagerDialog(QDialog):
             self._show_message(f"Could not list your models: {exc}", error=True)
         self.table.setRowCount(len(self._entries))
         for row, entry in enumerate(self._entries):
-            for column, (text, tip) in enumerate(self._cells(entry)):
+            for column, (text, tip) in enumerate(table_cells(entry)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(literal_rich_text(tip))  # paths are the user's file names
                 self.table.setItem(row, column, item)
@@ -171,12 +137,13 @@ class ModelManagerDialog(QDialog):
         return self._entries[rows[0].row()]
 
     def message(self) -> str:
-        return "" if self.message_label.isHidden() else self.message_label.text()
+        label = self.job.message_label
+        return "" if label.isHidden() else label.text()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel a running job and wait for its thread to end."""
-        worker, self._worker, self._job = self._worker, None, None
-        return worker.shutdown(timeout_ms) if worker is not None else True
+        self._job = None
+        return self.job.shutdown(timeout_ms)
 
     def done(self, result: int) -> None:
         # Every way out (Close, Esc, the window's X, Use this model) ends here.
@@ -223,20 +190,6 @@ class ModelManagerDialog(QDialog):
         hub_row.addWidget(self.file_edit, 2)
         hub_row.addWidget(self.add_button)
 
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, BAR_STEPS)
-        self.progress_label = QLabel("")
-        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.cancel_button = QPushButton("Cancel")
-        footer = QHBoxLayout()
-        footer.addWidget(self.progress_bar, 1)
-        footer.addWidget(self.progress_label, 2)
-        footer.addWidget(self.cancel_button)
-        self.message_label = QLabel("")
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
         self.folder_label = QLabel("")
         self.folder_label.setTextFormat(Qt.TextFormat.PlainText)
         self.folder_label.setWordWrap(True)
@@ -252,12 +205,8 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
         layout.addWidget(hub_box)
-        layout.addLayout(footer)
-        layout.addWidget(self.message_label)
+        layout.addWidget(self.job)
         layout.addLayout(bottom)
-        for widget in (self.progress_bar, self.progress_label, self.cancel_button):
-            widget.hide()
-        self.message_label.hide()
 
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda item: self.use_selected())
@@ -269,28 +218,12 @@ class ModelManagerDialog(QDialog):
         self.add_button.clicked.connect(self.add_from_hub)
         self.repo_edit.returnPressed.connect(self.add_from_hub)
         self.file_edit.returnPressed.connect(self.add_from_hub)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.job.progress_changed.connect(self._on_progress_changed)
+        self.job.job_finished.connect(self._on_job_finished)
+        self.job.job_failed.connect(self._on_job_failed)
+        self.job.job_cancelled.connect(self._on_job_cancelled)
         self.folder_button.clicked.connect(self.choose_folder)
         close.rejected.connect(self.reject)
-
-    def _cells(self, entry: ModelEntry) -> list[tuple[str, str]]:
-        size = size_text(entry.size) if entry.size else "?"
-        if not entry.available and entry.source == "catalog":
-            size = f"~{size}"
-        about = ""
-        if entry.catalog_entry is not None:
-            about = (
-                f"Licence {entry.catalog_entry.license}. {entry.catalog_entry.notes.description}"
-            )
-        where = str(entry.path) if entry.path else (entry.repo or "")
-        return [
-            (entry.display_name, about.strip()),
-            (size, ""),
-            (entry.quantization or "?", ""),
-            # "not downloaded" already shows under Status; here it would only repeat.
-            (entry.location if entry.available or entry.location == "missing" else "—", where),
-            (status_text(entry), ""),
-        ]
 
     def _folder_text(self) -> str:
         text = f"New downloads go to {models_dir()}"
@@ -300,7 +233,7 @@ class ModelManagerDialog(QDialog):
 
     def _update_buttons(self) -> None:
         entry = self.selected_entry()
-        idle = self._worker is None
+        idle = not self.job.busy
         has_partial = entry is not None and partial_of(entry) is not None
         fetchable = (
             entry is not None
@@ -330,7 +263,7 @@ class ModelManagerDialog(QDialog):
 
     def download_selected(self) -> None:
         entry = self.selected_entry()
-        if entry is None or entry.repo is None or self._worker is not None:
+        if entry is None or entry.repo is None or self.job.busy:
             return
         glob = entry.catalog_entry.filename_glob if entry.catalog_entry else None
         self._download(entry.repo, entry.filename, glob, entry.id, entry.display_name)
@@ -359,19 +292,19 @@ class ModelManagerDialog(QDialog):
 
     def verify_selected(self) -> None:
         entry = self.selected_entry()
-        if entry is not None and self._worker is None:
+        if entry is not None and not self.job.busy:
             self._start(_Job("verify", entry.id, entry.display_name), verify_task(entry.id))
 
     def import_file(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
             self, "Import a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
         )
-        if chosen and self._worker is None:
+        if chosen and not self.job.busy:
             self._start(_Job("import", None, Path(chosen).name), import_task(Path(chosen)))
 
     def remove_selected(self) -> None:
         entry = self.selected_entry()
-        if entry is None or self._worker is not None:
+        if entry is None or self.job.busy:
             return
         text = literal_rich_text(removal_question(entry))  # a GGUF name: never HTML
         answer = QMessageBox.question(self, "Remove model", text)
@@ -391,7 +324,7 @@ class ModelManagerDialog(QDialog):
         if entry is None or not entry.available or entry.damaged:
             return
         self.model_chosen.emit(entry)
-        if self._worker is None:
+        if not self.job.busy:
             self.accept()
         else:  # closing would cancel the job the user started
             self._show_message(f"Now using {entry.display_name}; the job below continues.")
@@ -411,86 +344,57 @@ class ModelManagerDialog(QDialog):
         self._show_message(self._folder_text() + ". Models already downloaded stay where they are.")
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            self.cancel_button.setEnabled(False)
+        self.job.cancel()
 
     # -- jobs ---------------------------------------------------------------------------
 
     def _start(self, job: _Job, task: Task) -> None:
-        worker = DownloadWorker(task, name=f"models-{job.kind}")
-        worker.connect_handlers(
-            self._on_progress_changed,
-            self._on_download_finished,
-            self._on_download_failed,
-            self._on_download_cancelled,
-        )
-        self._worker, self._job = worker, job
-        self.message_label.hide()
-        self.progress_bar.setRange(0, 0)  # busy until the first byte count arrives
-        self.progress_label.setText(f"{job.kind.capitalize()}: {job.label}…")
-        self.cancel_button.setEnabled(True)
-        # Imports cannot stop half-way; downloads and verification can.
-        self.cancel_button.setVisible(job.kind != "import")
-        self.progress_bar.show()
-        self.progress_label.show()
+        self._job = job
+        # Imports cannot stop half-way; downloads and verification can. The bar stays
+        # busy until the first byte count arrives.
+        self.job.start(job.kind, task, name=f"models-{job.kind}", label=job.label,
+                       starting=f"{job.kind.capitalize()}: {job.label}…",
+                       cancellable=job.kind != "import", byte_count=False)  # fmt: skip
         self._update_buttons()
-        worker.start()
 
     def _end_job(self) -> _Job | None:
-        job, self._worker, self._job = self._job, None, None
-        for widget in (self.progress_bar, self.progress_label, self.cancel_button):
-            widget.hide()
+        job, self._job = self._job, None
+        self.job.hide_progress()
         self.refresh()
         return job
 
-    def _on_progress_changed(self, progress: Progress) -> None:
-        if self.sender() is not self._worker or self._job is None:
+    def _on_progress_changed(self, _kind: str, progress: Progress) -> None:
+        job = self._job
+        if job is None or progress.total <= 0:
             return
-        if progress.total > 0:
-            self.progress_bar.setRange(0, BAR_STEPS)
-            self.progress_bar.setValue(int(progress.fraction * BAR_STEPS))
-        text = progress_text(progress)
-        if text:
-            self.progress_label.setText(f"{self._job.label}: {text}")
-        row = next((i for i, e in enumerate(self._entries) if e.id == self._job.entry_id), None)
+        row = next((i for i, e in enumerate(self._entries) if e.id == job.entry_id), None)
         item = self.table.item(row, STATUS_COLUMN) if row is not None else None
-        if item is not None and progress.total > 0:
-            verb = "checking" if progress.phase == "checking" else VERBS[self._job.kind]
+        if item is not None:
+            verb = "checking" if progress.phase == "checking" else VERBS[job.kind]
             item.setText(f"{verb} {progress.fraction:.0%}")
 
-    def _on_download_finished(self, result: Any) -> None:
-        if self.sender() is not self._worker:
-            return
-        job = self._end_job()
+    def _on_job_finished(self, kind: str, result: Any) -> None:
+        self._end_job()
         if isinstance(result, DownloadResult):
             self.select(result.entry_id)
             self._show_message(f"{result.filename} downloaded and verified ({result.path}).")
-        elif isinstance(result, ModelEntry) and job is not None and job.kind == "verify":
+        elif isinstance(result, ModelEntry) and kind == "verify":
             self._show_message(f"{result.display_name} matches its recorded checksum.")
         elif isinstance(result, ModelEntry):
             self.select(result.id)
             self._show_message(f"Added {result.display_name}; the file stays where it is.")
         self.library_changed.emit()
 
-    def _on_download_failed(self, message: str) -> None:
-        if self.sender() is not self._worker:
-            return
-        job = self._end_job()
+    def _on_job_failed(self, kind: str, message: str, _error: object) -> None:
+        self._end_job()
         self._show_message(message, error=True)
-        if job is not None and job.kind == "verify":
+        if kind == "verify":
             self.library_changed.emit()  # a failed check marks the model damaged
 
-    def _on_download_cancelled(self) -> None:
-        if self.sender() is not self._worker:
-            return
-        job = self._end_job()
-        resumable = job is not None and job.kind == "download"
-        kept = " What arrived is kept: Resume download picks it up." if resumable else ""
+    def _on_job_cancelled(self, kind: str) -> None:
+        self._end_job()
+        kept = " What arrived is kept: Resume download picks it up." if kind == "download" else ""
         self._show_message(f"Cancelled.{kept}")
 
     def _show_message(self, text: str, error: bool = False) -> None:
-        self.message_label.setStyleSheet(ERROR_STYLE if error else "")
-        self.message_label.setText(text)
-        self.message_label.setAccessibleDescription(text)
-        self.message_label.show()
+        self.job.show_message(text, error)

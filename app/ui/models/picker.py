@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelChoice:
+    """A model the picker offers: its path, the name shown, its recorded sha256."""
+
     path: Path
     name: str
     sha256: str | None = None
@@ -46,6 +48,13 @@ def _file_label(choice: ModelChoice) -> str:
 
 
 class ModelPicker(QWidget):
+    """The model box above the question: the library's models and Open….
+
+    Signals:
+        model_chosen(ModelChoice): the user picked a model to load.
+        message_posted(str): a line for the banner (a file that could not be added).
+    """
+
     model_chosen = Signal(object)  # ModelChoice
     message_posted = Signal(str)
 

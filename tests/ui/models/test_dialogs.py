@@ -32,7 +32,8 @@ from app.ui.models.download_worker import (
     describe_error,
     progress_text,
 )
-from app.ui.models.first_run import BAR_STEPS, DEMO_OFFER, PAUSED, FirstRunPanel
+from app.ui.models.first_run import DEMO_OFFER, PAUSED, FirstRunPanel
+from app.ui.models.job_panel import BAR_STEPS
 from app.ui.models.manager import STATUS_COLUMN, ModelManagerDialog
 from tests.hubserver import HubServer, small_gguf
 
@@ -207,13 +208,13 @@ def test_offline_panel_explains_and_offers_the_demo(qtbot: QtBot, test_model_pat
         DEMO_OFFER == "Try the small demo model (98 MB, from PyPI) — a demo, answers will be poor"
     )
     assert panel.demo_button.text() == DEMO_OFFER and panel.demo_button.isEnabled()
-    assert shown(panel.demo_hint) and "Offline mode is on" in panel.message_label.text()
+    assert shown(panel.demo_hint) and "Offline mode is on" in panel.job.message_label.text()
 
-    panel.message_label.clear()
+    panel.job.message_label.clear()
     panel.download_button.click()
     qtbot.waitUntil(lambda: not panel.busy, timeout=WAIT_MS)
-    assert panel.message_label.text().startswith("You are offline.")
-    assert "HF_HUB_OFFLINE" in panel.message_label.text() and shown(panel.demo_hint)
+    assert panel.job.message_label.text().startswith("You are offline.")
+    assert "HF_HUB_OFFLINE" in panel.job.message_label.text() and shown(panel.demo_hint)
     assert panel.download_button.isEnabled()
 
     install_demo(test_model_path)
@@ -234,7 +235,7 @@ def test_unreachable_hub_offers_the_demo(qtbot: QtBot, monkeypatch: pytest.Monke
     assert not shown(panel.demo_hint)
     panel.download_button.click()
     qtbot.waitUntil(lambda: not panel.busy, timeout=WAIT_MS)
-    assert panel.message_label.text().startswith("The Hugging Face hub cannot be reached.")
+    assert panel.job.message_label.text().startswith("The Hugging Face hub cannot be reached.")
     assert shown(panel.demo_hint) and panel.demo_button.isDefault()
 
 
@@ -253,8 +254,10 @@ def test_panel_downloads_the_default_model_with_progress(
         panel.download_button.click()
         assert panel.worker is not None
         panel.worker.progress_changed.connect(reports.append)
-        panel.worker.progress_changed.connect(lambda p: texts.append(panel.progress_label.text()))
-        assert not panel.download_button.isEnabled() and shown(panel.cancel_button)
+        panel.worker.progress_changed.connect(
+            lambda p: texts.append(panel.job.progress_label.text())
+        )
+        assert not panel.download_button.isEnabled() and shown(panel.job.cancel_button)
     entry: ModelEntry = ready.args[0]
     assert entry.id == "tiny" and entry.verified and entry.path is not None
     assert entry.path.read_bytes() == tiny
@@ -262,9 +265,9 @@ def test_panel_downloads_the_default_model_with_progress(
     assert [r.done for r in reports] == sorted(r.done for r in reports)
     assert reports[-1].phase == "done" and reports[-1].done == SIZE
     assert any(" of 3.0 MB · " in t and "/s" in t for t in texts)
-    assert panel.progress_bar.value() == BAR_STEPS
-    assert panel.progress_label.text() == "Downloaded and verified: Tiny Test Model (Q4_K_M)"
-    assert not panel.busy and shown(panel.download_button) and not shown(panel.cancel_button)
+    assert panel.job.progress_bar.value() == BAR_STEPS
+    assert panel.job.progress_label.text() == "Downloaded and verified: Tiny Test Model (Q4_K_M)"
+    assert not panel.busy and shown(panel.download_button) and not shown(panel.job.cancel_button)
 
 
 def test_panel_cancel_keeps_the_partial_and_resume_finishes(
@@ -276,10 +279,10 @@ def test_panel_cancel_keeps_the_partial_and_resume_finishes(
     panel.download_button.click()
     worker = panel.worker
     assert worker is not None
-    qtbot.waitUntil(lambda: panel.progress_bar.value() >= 200, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.job.progress_bar.value() >= 200, timeout=WAIT_MS)
     with qtbot.waitSignal(worker.download_cancelled, timeout=WAIT_MS):
-        panel.cancel_button.click()
-    assert panel.progress_label.text() == PAUSED
+        panel.job.cancel_button.click()
+    assert panel.job.progress_label.text() == PAUSED
     part = partial_download(REPO, FILE)
     assert part is not None
     kept = part.stat().st_size
@@ -300,11 +303,11 @@ def test_panel_shows_a_missing_file_inline(qtbot: QtBot, hub: HubServer, tiny: b
     qtbot.addWidget(panel)
     panel.download_button.click()
     qtbot.waitUntil(lambda: not panel.busy, timeout=WAIT_MS)
-    assert panel.message_label.text() == (
+    assert panel.job.message_label.text() == (
         "Not found on the hub. File 'gone-Q4_K_M.gguf' not found in repository "
         "acme/Tiny-GGUF (revision main)."
     )
-    assert not shown(panel.demo_hint) and not shown(panel.progress_bar)
+    assert not shown(panel.demo_hint) and not shown(panel.job.progress_bar)
 
 
 def test_panel_opens_a_local_file_and_rejects_a_bad_one(
@@ -317,7 +320,7 @@ def test_panel_opens_a_local_file_and_rejects_a_bad_one(
     pick_file(monkeypatch, bad)
     panel.open_button.click()
     qtbot.waitUntil(lambda: not panel.busy, timeout=WAIT_MS)
-    assert panel.message_label.text().startswith("Notes.gguf: not a GGUF model file")
+    assert panel.job.message_label.text().startswith("Notes.gguf: not a GGUF model file")
 
     good = tmp_path / "mine.gguf"
     good.write_bytes(small_gguf(200_000, name="My Model"))
@@ -326,7 +329,7 @@ def test_panel_opens_a_local_file_and_rejects_a_bad_one(
         panel.open_button.click()
     entry: ModelEntry = ready.args[0]
     assert entry.display_name == "My Model" and entry.path == good and entry.source == "local"
-    assert panel.progress_label.text() == "Added: My Model"
+    assert panel.job.progress_label.text() == "Added: My Model"
 
 
 # -- model manager -----------------------------------------------------------------------
@@ -409,7 +412,7 @@ def test_manager_downloads_from_hub_and_reports_errors_inline(
     hub.faults.tokens.clear()
     hub.corrupt_at(1_000_000)
     assert add(REPO, FILE).startswith("The file arrived damaged.")
-    assert dialog.message_label.styleSheet()  # errors look like errors
+    assert dialog.job.message_label.styleSheet()  # errors look like errors
     assert add(REPO, FILE) == f"{FILE} downloaded and verified ({dialog.entries[-1].path})."
     entry = dialog.selected_entry()
     assert entry is not None and entry == dialog.entries[-1] and entry.path is not None
@@ -448,9 +451,9 @@ def test_manager_cancels_resumes_and_shows_partial(
     assert worker is not None and not dialog.import_button.isEnabled()
     status = dialog.table.item(0, STATUS_COLUMN)
     qtbot.waitUntil(lambda: status.text().startswith("downloading "), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: dialog.progress_bar.value() >= 200, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.job.progress_bar.value() >= 200, timeout=WAIT_MS)
     with qtbot.waitSignal(worker.download_cancelled, timeout=WAIT_MS):
-        dialog.cancel_button.click()
+        dialog.job.cancel_button.click()
     part = partial_download(REPO, FILE)
     assert part is not None
     assert column(dialog, STATUS_COLUMN) == [f"partial ({part.stat().st_size / 1e6:.1f} of 3.0 MB)"]
@@ -477,7 +480,7 @@ def test_closing_the_manager_mid_download_stops_its_thread(
     dialog.download_button.click()
     worker = dialog.worker
     assert worker is not None
-    qtbot.waitUntil(lambda: dialog.progress_bar.value() > 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.job.progress_bar.value() > 0, timeout=WAIT_MS)
     started = time.monotonic()
     dialog.close()
     assert time.monotonic() - started < 5

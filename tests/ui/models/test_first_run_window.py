@@ -212,7 +212,7 @@ def test_closing_the_window_mid_first_run_download_leaves_no_thread(
     panel.download_button.click()
     worker = panel.worker
     assert worker is not None
-    qtbot.waitUntil(lambda: panel.progress_bar.value() > 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.job.progress_bar.value() > 0, timeout=WAIT_MS)
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 5
