@@ -6,11 +6,13 @@ The steps, each for a reason:
 3. A complete copy in the standard Hugging Face cache is hashed and registered in
    place instead of being downloaded twice.
 4. Free space is checked against what is still to come plus a margin.
-5. Bytes go to ``<file>.part``, with a JSON sidecar naming the remote file; after a
+5. One process at a time writes a file (app.core.download_lock): a second download
+   of it waits, then finds it done or resumes what the first left.
+6. Bytes go to ``<file>.part``, with a JSON sidecar naming the remote file; after a
    cancel, a dropped connection or a restart, the partial is resumed with an HTTP
    Range request only if the sidecar matches the hub's sha256 and size. The bytes
    already there are re-hashed rather than trusted.
-6. The file gets its real name only after its sha256 matched; a mismatch deletes it.
+7. The file gets its real name only after its sha256 matched; a mismatch deletes it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import catalog, hub, model_index
+from app.core.download_lock import one_writer
 from app.core.hub_errors import ChecksumMismatchError
 from app.core.partial import (
     check_free_space,
@@ -117,10 +120,17 @@ class Downloader:
         remote = call_with_retries(
             lambda: hub.fetch_file_info(self.repo, filename, self.revision), self.retry, cancel
         )
-        cached = self._reuse_hf_cache(remote, progress, cancel)
-        if cached is not None:
-            return cached
-        return self._download(remote, progress, cancel)
+        target = target_path(self.dest_dir or models_dir(), self.repo, remote.filename)
+        reporter = ProgressReporter(progress, remote.size)
+        with one_writer(target, self._report_waiting(target, remote, reporter), cancel):
+            # Whoever held the lock before us may just have finished this very file.
+            existing = self._existing_record()
+            if existing is not None:
+                return self._result(existing, "already-present")
+            cached = self._reuse_hf_cache(remote, progress, cancel)
+            if cached is not None:
+                return cached
+            return self._download(target, remote, reporter, cancel)
 
     # -- steps ----------------------------------------------------------------
 
@@ -187,19 +197,37 @@ class Downloader:
         record = self._register(cached, remote, owned=False)
         return self._result(record, "hf-cache")
 
+    def _report_waiting(
+        self, target: Path, remote: hub.RemoteFile, reporter: ProgressReporter
+    ) -> Callable[[float], None]:
+        part, _ = partial_paths(target)
+        message = (
+            f"another Quorum window or command is downloading {remote.filename}; "
+            "waiting for it to finish"
+        )
+
+        def report(_waited: float) -> None:
+            # The other process's partial shows how far it has come.
+            try:
+                done = min(part.stat().st_size, remote.size)
+            except OSError:
+                done = 0
+            reporter.report(done, "waiting", message, force=True)
+
+        return report
+
     def _download(
         self,
+        target: Path,
         remote: hub.RemoteFile,
-        progress: ProgressCallback | None,
+        reporter: ProgressReporter,
         cancel: threading.Event | None,
     ) -> DownloadResult:
-        target = target_path(self.dest_dir or models_dir(), self.repo, remote.filename)
         target.parent.mkdir(parents=True, exist_ok=True)
         part, sidecar = partial_paths(target)
         offset = resumable_offset(target, self._sidecar_data(remote))
         check_free_space(target.parent, remote.size - offset, remote.size, self.free_space)
         write_json_atomic(sidecar, self._sidecar_data(remote))
-        reporter = ProgressReporter(progress, remote.size)
         digest = hash_prefix(part, offset, reporter, cancel) if offset else hashlib.sha256()
         reporter.report(offset, "downloading", force=True)
         fetcher = RangeFetcher(

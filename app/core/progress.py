@@ -28,7 +28,9 @@ class Progress:
     total: int
     rate: float
     eta: float | None
-    phase: str  # "checking" (hashing bytes already on disk), "downloading", "done"
+    # "checking" (hashing bytes already on disk), "downloading", "done", or "waiting"
+    # (another process is downloading the file; ``done`` is how far it has come)
+    phase: str
     message: str = ""
 
     @property
