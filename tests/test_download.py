@@ -370,3 +370,34 @@ def test_real_model_end_to_end_with_a_dropped_connection(
     assert info.architecture == "llama" and info.file_type == "Q4_1"
     [entry] = [m for m in library.list_models() if m.repo == repo]
     assert entry.verified and library.verify(entry.id).verified
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, HubAuthError), (403, HubAuthError), (404, HubNotFoundError)]
+)
+def test_a_refused_download_leaves_no_empty_partial(
+    hub: HubServer, tiny: bytes, status: int, error: type[Exception]
+) -> None:
+    hub.fail_next(status, path_contains="/resolve/")  # metadata fine, the bytes refused
+    with pytest.raises(error):
+        downloader().run()
+    assert [r.status for r in hub.log if "/resolve/" in r.path] == [status]
+    folder = Path(os.environ["QUORUM_MODELS_DIR"]) / "acme--Tiny-GGUF"
+    assert [p.name for p in folder.iterdir() if p.is_file()] == []
+    assert partial_download(REPO, FILE) is None
+
+
+def test_a_refused_resume_keeps_the_bytes_already_there(hub: HubServer, tiny: bytes) -> None:
+    cancel = threading.Event()
+    hub.faults.throttle = 4_000_000
+    with pytest.raises(DownloadCancelled):
+        downloader().run(lambda p: p.done >= 500_000 and cancel.set(), cancel)
+    part = partial_download(REPO, FILE)
+    assert part is not None
+    kept = part.stat().st_size
+    hub.faults.throttle = None
+    hub.fail_next(403, path_contains="/blobs/")
+    with pytest.raises(HubAuthError):
+        downloader().run()
+    assert part.stat().st_size == kept  # still worth resuming
+    assert downloader().run().how == "resumed"

@@ -31,6 +31,7 @@ from app.core.download_lock import one_writer
 from app.core.hub_errors import ChecksumMismatchError
 from app.core.partial import (
     check_free_space,
+    discard_if_empty,
     disk_free,
     git_blob_sha1,
     partial_paths,
@@ -237,8 +238,14 @@ class Downloader:
             self.retry,
             self.timeouts,
         )
-        with part.open("ab") as handle:
-            digest = fetcher.fetch(handle, offset, digest, reporter, cancel)
+        try:
+            with part.open("ab") as handle:
+                digest = fetcher.fetch(handle, offset, digest, reporter, cancel)
+        except BaseException:
+            # Refused before the first byte (401, 403, 404) or cancelled at once: an
+            # empty partial has nothing to resume and would only clutter the folder.
+            discard_if_empty(target)
+            raise
         self._check_digest(part, sidecar, remote, digest.hexdigest())
         os.replace(part, target)
         sidecar.unlink(missing_ok=True)

@@ -82,6 +82,18 @@ def remove_partial(target: Path) -> bool:
     return found
 
 
+def discard_if_empty(target: Path) -> None:
+    """Delete ``target``'s partial and sidecar when the partial holds no byte."""
+    part, sidecar = partial_paths(target)
+    try:
+        if part.stat().st_size > 0:
+            return
+    except FileNotFoundError:
+        pass
+    part.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)
+
+
 def resumable_offset(target: Path, expected: dict[str, Any]) -> int:
     """Bytes of an earlier attempt worth keeping, or 0 after discarding stale ones.
 
