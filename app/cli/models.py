@@ -169,6 +169,11 @@ def run_download(args: argparse.Namespace) -> int:
             except DownloadError as exc:
                 bar.close()
                 raise CliError(str(exc), EXIT_DOWNLOAD) from exc
+            except OSError as exc:  # e.g. the models folder is read-only
+                bar.close()
+                where = f" {exc.filename}" if exc.filename else ""
+                message = f"cannot write{where}: {exc.strerror or exc}"
+                raise CliError(message, EXIT_DOWNLOAD) from exc
     except KeyboardInterrupt:
         bar.close()
         print("quorum: download paused; run the same command to resume", file=sys.stderr)

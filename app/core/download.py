@@ -30,9 +30,11 @@ from app.core import catalog, hub, model_index
 from app.core.download_lock import one_writer
 from app.core.hub_errors import ChecksumMismatchError
 from app.core.partial import (
+    DISK_FULL,
     check_free_space,
     discard_if_empty,
     disk_free,
+    disk_full_error,
     git_blob_sha1,
     partial_paths,
     resumable_offset,
@@ -241,10 +243,12 @@ class Downloader:
         try:
             with part.open("ab") as handle:
                 digest = fetcher.fetch(handle, offset, digest, reporter, cancel)
-        except BaseException:
+        except BaseException as exc:
             # Refused before the first byte (401, 403, 404) or cancelled at once: an
             # empty partial has nothing to resume and would only clutter the folder.
             discard_if_empty(target)
+            if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+                raise disk_full_error(target, remote.size) from exc
             raise
         self._check_digest(part, sidecar, remote, digest.hexdigest())
         os.replace(part, target)
