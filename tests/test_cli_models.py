@@ -253,3 +253,13 @@ def test_a_real_disk_filling_up_mid_download_ends_in_one_line_and_resumes(
     assert "resumed, downloaded and verified" in second["stdout"]
     assert report["sha256"] == hashlib.sha256(tiny).hexdigest()
     assert hub.range_starts()[-1] == kept
+
+
+def test_a_refused_token_is_one_line_saying_so(
+    hub: HubServer, tiny: bytes, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.require_token(REPO, "hf_secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_revoked")
+    assert main(["models", "download", REPO, FILE]) == EXIT_DOWNLOAD
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"quorum: error: the hub refused your token for {REPO} (HTTP 401)")

@@ -401,3 +401,22 @@ def test_a_refused_resume_keeps_the_bytes_already_there(hub: HubServer, tiny: by
         downloader().run()
     assert part.stat().st_size == kept  # still worth resuming
     assert downloader().run().how == "resumed"
+
+
+def test_a_refused_token_is_called_refused_not_missing(
+    hub: HubServer, tiny: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.require_token(REPO, "hf_secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_expired")
+    with pytest.raises(HubAuthError) as caught:
+        downloader().run()
+    message = str(caught.value)
+    assert message.startswith(f"the hub refused your token for {REPO} (HTTP 401): it is invalid")
+    assert f"{hub.url}/settings/tokens" in message and "provide a token" not in message
+    assert any(r.authorization == "Bearer hf_expired" for r in hub.log)
+    # A good token without access to the bytes (HTTP 403 while transferring them).
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    hub.fail_next(403, path_contains="/resolve/")
+    with pytest.raises(HubAuthError) as caught:
+        downloader().run()
+    assert str(caught.value).startswith(f"your token has no access to {REPO}/{FILE} (HTTP 403)")
