@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -420,3 +421,47 @@ def test_a_refused_token_is_called_refused_not_missing(
     with pytest.raises(HubAuthError) as caught:
         downloader().run()
     assert str(caught.value).startswith(f"your token has no access to {REPO}/{FILE} (HTTP 403)")
+
+
+def _next_request_after(hub: HubServer, moment: float) -> float:
+    return min(r.at for r in hub.log if r.at > moment)
+
+
+def test_a_stalled_server_gets_growing_waits_announced_with_their_real_length(
+    hub: HubServer, tiny: bytes
+) -> None:
+    hub.stall_at(500_000, 30.0, times=3)  # the first pass and two reconnects hang there
+    policy = RetryPolicy(max_attempts=6, base_delay=0.4, max_delay=5.0)
+    reports: list[tuple[float, Progress]] = []
+    result = downloader(retry=policy, timeouts=Timeouts(tick=0.2, stall=30)).run(
+        progress=lambda p: reports.append((time.monotonic(), p))
+    )
+    assert result.path.read_bytes() == tiny
+    # Bytes flowed, then paused: the first reconnect is at once; the next ones wait.
+    assert [r.range for r in hub.log if r.server == "cdn"] == [None] + ["bytes=500000-"] * 3
+    pauses = [(at, p) for at, p in reports if p.retry_in is not None]
+    assert len(pauses) == 2
+    for at, p in pauses:
+        assert p.retry_in is not None
+        pattern = rf"no data from the hub for \d\.\d s; reconnecting in {p.retry_in:.1f} s"
+        assert re.fullmatch(pattern, p.message), p.message
+        waited = _next_request_after(hub, at) - at
+        assert p.retry_in - 0.01 <= waited <= p.retry_in + 0.2, (waited, p.retry_in)
+    first, second = (p.retry_in for _, p in pauses)
+    assert 0.3 <= first <= 0.5 and 0.6 <= second <= 1.0  # 0.4 s, then 0.8 s, +/- 25%
+
+
+def test_a_failing_hub_request_announces_each_retry_and_its_wait(
+    hub: HubServer, tiny: bytes
+) -> None:
+    hub.fail_next(503, times=2, path_contains="paths-info")
+    reports: list[tuple[float, Progress]] = []
+    policy = RetryPolicy(max_attempts=6, base_delay=0.3, max_delay=5.0)
+    downloader(retry=policy).run(progress=lambda p: reports.append((time.monotonic(), p)))
+    retries = [(at, p) for at, p in reports if p.retry_in is not None]
+    assert len(retries) == 2
+    for at, p in retries:
+        assert p.total == 0 and p.retry_in is not None
+        assert p.message.endswith(f"; retrying in {p.retry_in:.1f} s")
+        waited = _next_request_after(hub, at) - at
+        assert p.retry_in - 0.01 <= waited <= p.retry_in + 0.2, (waited, p.retry_in)

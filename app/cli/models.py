@@ -99,6 +99,8 @@ class ProgressBar:
             self._newline()
             print(f"quorum: {p.message}", file=self.stream)
         self._last_message = p.message
+        if p.total <= 0:  # nothing to measure yet (a hub request being retried)
+            return
         label = {"checking": "checking", "done": "done", "waiting": "waiting"}.get(p.phase, "")
         eta = f"ETA {_clock(p.eta)}" if p.eta is not None and p.phase == "downloading" else ""
         rate = f"{human_size(p.rate)}/s" if p.phase == "downloading" else ""

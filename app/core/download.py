@@ -111,17 +111,27 @@ class Downloader:
             return self._result(existing, "already-present")
         if hub.offline_mode():
             return self._from_hf_cache_offline(progress, cancel)
+
+        def on_retry(message: str, delay: float) -> None:
+            # No size yet: total 0 shows the message alone (a busy bar in the window).
+            if progress is not None:
+                progress(Progress(0, 0, 0.0, None, "downloading", message, delay))
+
         filename = self.filename or call_with_retries(
             lambda: hub.resolve_filename(self.repo, self.filename_glob or "", self.revision),
             self.retry,
             cancel,
+            on_retry=on_retry,
         )
         self.filename = filename
         existing = self._existing_record()
         if existing is not None:
             return self._result(existing, "already-present")
         remote = call_with_retries(
-            lambda: hub.fetch_file_info(self.repo, filename, self.revision), self.retry, cancel
+            lambda: hub.fetch_file_info(self.repo, filename, self.revision),
+            self.retry,
+            cancel,
+            on_retry=on_retry,
         )
         target = target_path(self.dest_dir or models_dir(), self.repo, remote.filename)
         reporter = ProgressReporter(progress, remote.size)
