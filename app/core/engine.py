@@ -32,7 +32,7 @@ from app.core.llama_backend import (
     utf8_decoder,
 )
 from app.core.reasoning import Channel, ReasoningSplitter, template_opens_trace
-from app.core.sampling import RuntimeParams, SamplingParams, default_sampling
+from app.core.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
 
 # Finish reasons, as recorded in history and printed by the CLI.
 STOP = "stop"  # the model ended its answer
@@ -160,7 +160,7 @@ class Engine:
             model_path, self.runtime.n_gpu_layers
         )
         train_ctx = self.model.n_ctx_train or self.runtime.n_ctx
-        self.n_ctx = max(256, min(self.runtime.n_ctx, train_ctx))
+        self.n_ctx = max(MIN_CTX, min(self.runtime.n_ctx, train_ctx))
         try:
             self._ctx = new_context(
                 self.model,

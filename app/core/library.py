@@ -10,12 +10,15 @@ files and the checked demo model are offered.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
 from app.core import catalog, demo_model, hub, model_index, paths
 from app.core.catalog import CatalogEntry
+from app.core.download_lock import no_writer
 from app.core.gguf import GGUFError, read_gguf_info
+from app.core.hub_errors import DownloadInProgressError
 from app.core.model_entry import (
     LibraryError,
     ModelEntry,
@@ -175,9 +178,29 @@ def remove(model_id: str) -> str:
             raise ModelNotAvailableError("the demo model is not downloaded")
         demo.path.unlink()
         return f"deleted {demo.path}"
-    records = model_index.load_index()
-    record = records.get(model_id)
+    record = model_index.load_index().get(model_id)
     entry = catalog.get_entry(model_id)
+    if record is None and entry is None:
+        raise UnknownModelError(f"unknown model '{model_id}'; try `quorum models list`")
+    partial_of = (
+        target_path(models_dir(), entry.repo, entry.filename)
+        if entry is not None and entry.filename is not None
+        else None
+    )
+    owned_file = record.file if record is not None and record.owned else None
+    guarded = partial_of or owned_file
+    try:
+        # A download still writing this file would fail (or rebuild it) under our feet.
+        with no_writer(guarded) if guarded is not None else nullcontext():
+            done = _delete(record, partial_of)
+    except DownloadInProgressError as exc:
+        raise ModelNotAvailableError(str(exc)) from exc
+    if not done:
+        raise ModelNotAvailableError(f"{model_id} is not downloaded; nothing to remove")
+    return "; ".join(done)
+
+
+def _delete(record: ModelRecord | None, partial_of: Path | None) -> list[str]:
     done: list[str] = []
     if record is not None:
         if record.owned and record.file.exists():
@@ -185,16 +208,10 @@ def remove(model_id: str) -> str:
             done.append(f"deleted {record.file}")
         else:
             done.append(f"forgot {record.file} (the file itself was left in place)")
-        model_index.forget(model_id)
-    if entry is not None and entry.filename is not None:
-        target = target_path(models_dir(), entry.repo, entry.filename)
-        if remove_partial(target):
-            done.append(f"deleted the unfinished download of {entry.filename}")
-    if record is None and entry is None:
-        raise UnknownModelError(f"unknown model '{model_id}'; try `quorum models list`")
-    if not done:
-        raise ModelNotAvailableError(f"{model_id} is not downloaded; nothing to remove")
-    return "; ".join(done)
+        model_index.forget(record.id)
+    if partial_of is not None and remove_partial(partial_of):
+        done.append(f"deleted the unfinished download of {partial_of.name}")
+    return done
 
 
 def verify(

@@ -28,8 +28,11 @@ class Progress:
     total: int
     rate: float
     eta: float | None
-    phase: str  # "checking" (hashing bytes already on disk), "downloading", "done"
+    # "checking" (hashing bytes already on disk), "downloading", "done", or "waiting"
+    # (another process is downloading the file; ``done`` is how far it has come)
+    phase: str
     message: str = ""
+    retry_in: float | None = None  # seconds until the next try, when waiting to retry
 
     @property
     def fraction(self) -> float:
@@ -61,14 +64,26 @@ class ProgressReporter:
     def reset_rate(self) -> None:
         self._samples.clear()
 
-    def report(self, done: int, phase: str, message: str = "", force: bool = False) -> None:
+    def report(
+        self,
+        done: int,
+        phase: str,
+        message: str = "",
+        force: bool = False,
+        retry_in: float | None = None,
+    ) -> None:
         rate = self.rate(done) if phase == "downloading" else 0.0
         now = time.monotonic()
         if self._callback is None or (not force and now - self._last_report < 0.1):
             return
         self._last_report = now
         eta = (self.total - done) / rate if rate > 0 else None
-        self._callback(Progress(done, self.total, rate, eta, phase, message))
+        self._callback(Progress(done, self.total, rate, eta, phase, message, retry_in))
+
+
+def seconds_text(seconds: float) -> str:
+    """``0.8 s``, ``12 s``: tenths where a rounded figure would misstate a short wait."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def check_cancel(cancel: threading.Event | None) -> None:
