@@ -84,6 +84,7 @@ class Logged:
     authorization: str | None
     status: int = 0
     body_bytes: int = 0
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
 
 @dataclass

@@ -83,13 +83,18 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self._last_line = 0.0
+        self._last_message = ""
         self._dirty = False
 
     def __call__(self, p: Progress) -> None:
-        if p.message:
+        # A wait for another download repeats its message with every report: say it once.
+        if p.message and p.message != self._last_message:
             self._newline()
             print(f"quorum: {p.message}", file=self.stream)
-        label = {"checking": "checking", "done": "done"}.get(p.phase, "")
+        self._last_message = p.message
+        if p.total <= 0:  # nothing to measure yet (a hub request being retried)
+            return
+        label = {"checking": "checking", "done": "done", "waiting": "waiting"}.get(p.phase, "")
         eta = f"ETA {_clock(p.eta)}" if p.eta is not None and p.phase == "downloading" else ""
         rate = f"{size_text(p.rate)}/s" if p.phase == "downloading" else ""
         width = 30
@@ -159,6 +164,11 @@ def run_download(args: argparse.Namespace) -> int:
             except DownloadError as exc:
                 bar.close()
                 raise CliError(str(exc), EXIT_DOWNLOAD) from exc
+            except OSError as exc:  # e.g. the models folder is read-only
+                bar.close()
+                where = f" {exc.filename}" if exc.filename else ""
+                message = f"cannot write{where}: {exc.strerror or exc}"
+                raise CliError(message, EXIT_DOWNLOAD) from exc
     except KeyboardInterrupt:
         bar.close()
         print("quorum: download paused; run the same command to resume", file=sys.stderr)

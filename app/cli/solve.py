@@ -79,10 +79,46 @@ def add_parser(commands: Any) -> None:
 
 
 def read_question(raw: str) -> str:
-    question = sys.stdin.read() if raw == "-" else raw
+    """The question, checked now: llama.cpp would only choke on bad text after the load."""
+    if raw == "-":
+        try:
+            question = sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise CliError(
+                f"the question on standard input is not valid {exc.encoding.upper()} text "
+                f"(it contains the byte 0x{exc.object[exc.start]:02x})",
+                EXIT_USAGE,
+            ) from None
+    else:
+        question = raw
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # An argument that is not valid UTF-8 arrives with each bad byte as a lone
+        # surrogate U+DC80..U+DCFF (PEP 383), which no tokenizer can encode.
+        code = ord(question[exc.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise CliError(
+            f"the question is not valid UTF-8 text ({what} at character {exc.start})",
+            EXIT_USAGE,
+        ) from None
     if not question.strip():
         raise CliError("the question is empty", EXIT_USAGE)
     return question.strip()
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse bad numbers before the model loads (a 2.5 GB load takes a while)."""
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise CliError("--max-tokens must be at least 1", EXIT_USAGE)
+    if args.samples != 1 and not MIN_SAMPLES <= args.samples <= MAX_SAMPLES:
+        raise CliError(f"--samples must be between {MIN_SAMPLES} and {MAX_SAMPLES}", EXIT_USAGE)
+    try:
+        # The model's own defaults are unknown yet; each value is checked on its own.
+        replace(SamplingParams(), **sampling_overrides(args)).validated()
+        runtime_from_args(args).validated()
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
 
 
 def resolve_model_path(ref: str | None) -> Path:
@@ -106,8 +142,7 @@ def resolve_model_path(ref: str | None) -> Path:
     return Path(entry.path)
 
 
-def sampling_from_args(engine: Engine, args: argparse.Namespace, thinking: bool) -> SamplingParams:
-    base = engine.default_sampling(thinking)
+def sampling_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {
         "seed": args.seed,
         "temperature": args.temperature,
@@ -118,19 +153,28 @@ def sampling_from_args(engine: Engine, args: argparse.Namespace, thinking: bool)
         "presence_penalty": args.presence_penalty,
         "max_tokens": args.max_tokens,
     }
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def sampling_from_args(engine: Engine, args: argparse.Namespace, thinking: bool) -> SamplingParams:
+    base = engine.default_sampling(thinking)
     try:
-        return replace(base, **{k: v for k, v in overrides.items() if v is not None}).validated()
-    except ValueError as exc:
+        return replace(base, **sampling_overrides(args)).validated()
+    except ValueError as exc:  # the model file's own defaults can be out of range too
         raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+def runtime_from_args(args: argparse.Namespace) -> RuntimeParams:
+    runtime = RuntimeParams(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
+    if args.threads is not None:
+        runtime = replace(runtime, n_threads=args.threads)
+    return runtime
 
 
 def open_engine(args: argparse.Namespace) -> Engine:
     path = resolve_model_path(args.model)
-    runtime = RuntimeParams(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
-    if args.threads:
-        runtime = replace(runtime, n_threads=args.threads)
     try:
-        return Engine(path, runtime)
+        return Engine(path, runtime_from_args(args))
     except ModelLoadError as exc:
         raise CliError(str(exc), EXIT_MODEL) from exc
 
@@ -236,10 +280,7 @@ def exit_code_for(result: GenerationResult) -> int:
 
 def run(args: argparse.Namespace) -> int:
     question = read_question(args.question)
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise CliError("--max-tokens must be at least 1", EXIT_USAGE)
-    if args.samples != 1 and not MIN_SAMPLES <= args.samples <= MAX_SAMPLES:
-        raise CliError(f"--samples must be between {MIN_SAMPLES} and {MAX_SAMPLES}", EXIT_USAGE)
+    check_options(args)
     engine = open_engine(args)
     with engine:
         thinking = not args.no_think

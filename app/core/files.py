@@ -38,6 +38,7 @@ def sha256_of_file(
     *,
     length: int | None = None,
     on_block: Callable[[int], None] | None = None,
+    block_size: int = HASH_BLOCK,
 ) -> Any:
     """The sha256 object over ``path`` (or its first ``length`` bytes).
 
@@ -48,7 +49,7 @@ def sha256_of_file(
     done = 0
     with Path(path).open("rb") as handle:
         while length is None or done < length:
-            want = HASH_BLOCK if length is None else min(HASH_BLOCK, length - done)
+            want = block_size if length is None else min(block_size, length - done)
             block = handle.read(want)
             if not block:
                 break

@@ -32,6 +32,11 @@ def memory_text(count: int | None) -> str:
     return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
+def seconds_text(seconds: float) -> str:
+    """``0.8 s``, ``12 s``: tenths where a rounded figure would misstate a short wait."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
 def eta_text(seconds: float | None) -> str:
     """``42 s left``, ``about 3 min left``, ``about 2 h 02 min left``; empty if unknown."""
     if seconds is None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -15,6 +20,7 @@ from app.cli import main
 from app.cli.errors import EXIT_CANCELLED, EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE
 from app.core.models import demo_model, library
 from app.core.models.partial import partial_paths
+from app.core.units import size_text
 from tests.hubserver import HubServer, small_gguf
 
 REPO = "acme/Tiny-GGUF"
@@ -153,3 +159,109 @@ def test_ctrl_c_leaves_a_resumable_partial_and_exits_130(
     assert main(["models", "download", REPO, FILE]) == EXIT_OK
     assert "resumed" in capsys.readouterr().out
     assert hub.range_starts()[-1] == kept
+
+
+class _DiskFillsUp:
+    """A partial file on a disk with ``room`` bytes left: writes beyond fail with ENOSPC."""
+
+    def __init__(self, handle: BinaryIO, room: int) -> None:
+        self.handle = handle
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        fits = max(0, min(len(data), self.room))
+        self.handle.write(data[:fits])
+        self.room -= fits
+        if fits < len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.handle.name)
+        return fits
+
+    def __getattr__(self, name: str) -> Any:  # seek, truncate, close: the real file's
+        return getattr(self.handle, name)
+
+    def __enter__(self) -> _DiskFillsUp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+def test_a_disk_filling_up_mid_download_is_one_line_and_keeps_the_partial(
+    hub: HubServer, tiny: bytes, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = Path.open
+
+    def open_on_a_filling_disk(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, mode, *args, **kwargs)
+        return _DiskFillsUp(handle, 700_000) if self.suffix == ".part" else handle
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "open", open_on_a_filling_disk)
+        assert main(["models", "download", REPO, FILE]) == EXIT_DOWNLOAD
+    err = capsys.readouterr().err
+    folder = Path(os.environ["QUORUM_MODELS_DIR"]) / "acme--Tiny-GGUF"
+    assert err.splitlines()[-1] == (
+        f"quorum: error: the disk filled up while downloading {FILE} into {folder}: "
+        "700.0 KB of 2.0 MB are kept; free some space, then start the download again to resume"
+    )
+    assert "Traceback" not in err
+    assert partial_paths(folder / FILE)[0].stat().st_size == 700_000
+    assert main(["models", "download", REPO, FILE]) == EXIT_OK
+    assert "resumed, downloaded and verified" in capsys.readouterr().out
+    assert (folder / FILE).read_bytes() == tiny
+
+
+def _private_mounts_work() -> bool:
+    """Whether this machine lets an unprivileged process mount a tmpfs of its own."""
+    if sys.platform != "linux" or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=10)
+    return probe.returncode == 0
+
+
+UNSHARE = ("unshare", "--user", "--map-root-user", "--mount")
+
+
+def test_a_real_disk_filling_up_mid_download_ends_in_one_line_and_resumes(
+    hub: HubServer, tiny: bytes, tmp_path: Path
+) -> None:
+    if not _private_mounts_work():
+        pytest.skip("needs Linux user and mount namespaces (unshare) for a private tmpfs")
+    hub.faults.throttle = 1_000_000
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    run = subprocess.run(
+        [*UNSHARE, sys.executable, "-m", "tests.disk_full", str(mount), REPO, FILE],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    first, second = report["first"], report["second"]
+    assert first["rc"] == EXIT_DOWNLOAD, first["stderr"]
+    assert "Traceback" not in first["stderr"]
+    kept = first["kept"]
+    assert 400_000 <= kept < SIZE  # the partial stays, for resuming
+    folder = mount / "models" / "acme--Tiny-GGUF"
+    assert first["stderr"].splitlines()[-1] == (
+        f"quorum: error: the disk filled up while downloading {FILE} into {folder}: "
+        f"{size_text(kept)} of 2.0 MB are kept; free some space, then start the download "
+        "again to resume"
+    )
+    assert second["rc"] == EXIT_OK, second["stderr"]
+    assert "resumed, downloaded and verified" in second["stdout"]
+    assert report["sha256"] == hashlib.sha256(tiny).hexdigest()
+    assert hub.range_starts()[-1] == kept
+
+
+def test_a_refused_token_is_one_line_saying_so(
+    hub: HubServer, tiny: bytes, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.require_token(REPO, "hf_secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_revoked")
+    assert main(["models", "download", REPO, FILE]) == EXIT_DOWNLOAD
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"quorum: error: the hub refused your token for {REPO} (HTTP 401)")

@@ -31,7 +31,7 @@ from app.core.inference.backend import (
 from app.core.inference.chat_template import render_chat, supports_thinking_toggle
 from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
-from app.core.inference.sampling import RuntimeParams, SamplingParams, default_sampling
+from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
 from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
 
 # Finish reasons, as recorded in history and printed by the CLI.
@@ -160,7 +160,7 @@ class Engine:
             model_path, self.runtime.n_gpu_layers
         )
         train_ctx = self.model.n_ctx_train or self.runtime.n_ctx
-        self.n_ctx = max(256, min(self.runtime.n_ctx, train_ctx))
+        self.n_ctx = max(MIN_CTX, min(self.runtime.n_ctx, train_ctx))
         try:
             self._ctx = new_context(
                 self.model,

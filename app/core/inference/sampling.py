@@ -7,6 +7,7 @@ then generic values that suit most instruct models.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import asdict, dataclass, field, replace
@@ -61,6 +62,10 @@ class SamplingParams:
 
     def validated(self) -> SamplingParams:
         """Raise ValueError with a readable message for values llama.cpp would misuse."""
+        for name in ("temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty"):
+            value = getattr(self, name)
+            if not math.isfinite(value):  # nan slips past every range check below
+                raise ValueError(f"{name.replace('_', '-')} must be a finite number, not {value}")
         checks = [
             (self.temperature >= 0, "temperature must be 0 or more"),
             (0.0 < self.top_p <= 1.0, "top-p must be in (0, 1]"),
@@ -85,17 +90,34 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# The smallest context the engine allocates: less leaves no room for a chat template.
+MIN_CTX = 256
+
+
 @dataclass(frozen=True)
 class RuntimeParams:
     """How llama.cpp runs the model: context size, threads, batch, GPU layers."""
 
     n_ctx: int = 4096
     n_threads: int = field(default_factory=default_threads)
-    n_gpu_layers: int = 0
+    n_gpu_layers: int = 0  # -1: every layer
     n_batch: int = 512
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def validated(self) -> RuntimeParams:
+        """Raise ValueError with a readable message; cheap, so callers check before loading."""
+        checks = [
+            (self.n_ctx >= MIN_CTX, f"the context size must be at least {MIN_CTX} tokens"),
+            (self.n_threads >= 1, "the number of threads must be at least 1"),
+            (self.n_gpu_layers >= -1, "GPU layers must be 0 or more (-1 for all)"),
+            (self.n_batch >= 1, "the batch size must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
 
 
 def family_defaults(

@@ -6,11 +6,13 @@ The steps, each for a reason:
 3. A complete copy in the standard Hugging Face cache is hashed and registered in
    place instead of being downloaded twice.
 4. Free space is checked against what is still to come plus a margin.
-5. Bytes go to ``<file>.part``, with a JSON sidecar naming the remote file; after a
+5. One process at a time writes a file (app.core.models.download_lock): a second download
+   of it waits, then finds it done or resumes what the first left.
+6. Bytes go to ``<file>.part``, with a JSON sidecar naming the remote file; after a
    cancel, a dropped connection or a restart, the partial is resumed with an HTTP
    Range request only if the sidecar matches the hub's sha256 and size. The bytes
    already there are re-hashed rather than trusted.
-6. The file gets its real name only after its sha256 matched; a mismatch deletes it.
+7. The file gets its real name only after its sha256 matched; a mismatch deletes it.
 """
 
 from __future__ import annotations
@@ -26,16 +28,21 @@ from typing import Any
 
 from app.core.files import write_json_atomic
 from app.core.models import catalog, hub, index
+from app.core.models.download_lock import one_writer
 from app.core.models.hub_errors import ChecksumMismatchError
 from app.core.models.partial import (
+    DISK_FULL,
     check_free_space,
+    discard_if_empty,
     disk_free,
+    disk_full_error,
     git_blob_sha1,
     partial_paths,
     resumable_offset,
     target_path,
 )
 from app.core.models.progress import (
+    Progress,
     ProgressCallback,
     ProgressReporter,
     check_cancel,
@@ -105,22 +112,39 @@ class Downloader:
             return self._result(existing, "already-present")
         if hub.offline_mode():
             return self._from_hf_cache_offline(progress, cancel)
+
+        def on_retry(message: str, delay: float) -> None:
+            # No size yet: total 0 shows the message alone (a busy bar in the window).
+            if progress is not None:
+                progress(Progress(0, 0, 0.0, None, "downloading", message, delay))
+
         filename = self.filename or call_with_retries(
             lambda: hub.resolve_filename(self.repo, self.filename_glob or "", self.revision),
             self.retry,
             cancel,
+            on_retry=on_retry,
         )
         self.filename = filename
         existing = self._existing_record()
         if existing is not None:
             return self._result(existing, "already-present")
         remote = call_with_retries(
-            lambda: hub.fetch_file_info(self.repo, filename, self.revision), self.retry, cancel
+            lambda: hub.fetch_file_info(self.repo, filename, self.revision),
+            self.retry,
+            cancel,
+            on_retry=on_retry,
         )
-        cached = self._reuse_hf_cache(remote, progress, cancel)
-        if cached is not None:
-            return cached
-        return self._download(remote, progress, cancel)
+        target = target_path(self.dest_dir or models_dir(), self.repo, remote.filename)
+        reporter = ProgressReporter(progress, remote.size)
+        with one_writer(target, self._report_waiting(target, remote, reporter), cancel):
+            # Whoever held the lock before us may just have finished this very file.
+            existing = self._existing_record()
+            if existing is not None:
+                return self._result(existing, "already-present")
+            cached = self._reuse_hf_cache(remote, progress, cancel)
+            if cached is not None:
+                return cached
+            return self._download(target, remote, reporter, cancel)
 
     # -- steps ----------------------------------------------------------------
 
@@ -187,19 +211,37 @@ class Downloader:
         record = self._register(cached, remote, owned=False)
         return self._result(record, "hf-cache")
 
+    def _report_waiting(
+        self, target: Path, remote: hub.RemoteFile, reporter: ProgressReporter
+    ) -> Callable[[float], None]:
+        part, _ = partial_paths(target)
+        message = (
+            f"another Quorum window or command is downloading {remote.filename}; "
+            "waiting for it to finish"
+        )
+
+        def report(_waited: float) -> None:
+            # The other process's partial shows how far it has come.
+            try:
+                done = min(part.stat().st_size, remote.size)
+            except OSError:
+                done = 0
+            reporter.report(done, "waiting", message, force=True)
+
+        return report
+
     def _download(
         self,
+        target: Path,
         remote: hub.RemoteFile,
-        progress: ProgressCallback | None,
+        reporter: ProgressReporter,
         cancel: threading.Event | None,
     ) -> DownloadResult:
-        target = target_path(self.dest_dir or models_dir(), self.repo, remote.filename)
         target.parent.mkdir(parents=True, exist_ok=True)
         part, sidecar = partial_paths(target)
         offset = resumable_offset(target, self._sidecar_data(remote))
         check_free_space(target.parent, remote.size - offset, remote.size, self.free_space)
         write_json_atomic(sidecar, self._sidecar_data(remote))
-        reporter = ProgressReporter(progress, remote.size)
         digest = hash_prefix(part, offset, reporter, cancel) if offset else hashlib.sha256()
         reporter.report(offset, "downloading", force=True)
         fetcher = RangeFetcher(
@@ -209,8 +251,16 @@ class Downloader:
             self.retry,
             self.timeouts,
         )
-        with part.open("ab") as handle:
-            digest = fetcher.fetch(handle, offset, digest, reporter, cancel)
+        try:
+            with part.open("ab") as handle:
+                digest = fetcher.fetch(handle, offset, digest, reporter, cancel)
+        except BaseException as exc:
+            # Refused before the first byte (401, 403, 404) or cancelled at once: an
+            # empty partial has nothing to resume and would only clutter the folder.
+            discard_if_empty(target)
+            if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+                raise disk_full_error(target, remote.size) from exc
+            raise
         self._check_digest(part, sidecar, remote, digest.hexdigest())
         os.replace(part, target)
         sidecar.unlink(missing_ok=True)

@@ -193,14 +193,36 @@ def cache_blob_sha256(path: Path) -> str | None:
     return name if _SHA256_RE.match(name) else None
 
 
+def token_sent() -> bool:
+    """Whether requests carry a token (HF_TOKEN, or the `hf auth login` token file)."""
+    return any(key.lower() == "authorization" for key in request_headers())
+
+
+def auth_error(status: int, repo: str, filename: str | None = None) -> HubAuthError:
+    """401/403 in words that fit: a refused token is not a missing one."""
+    where = f"{repo}/{filename}" if filename else repo
+    if not token_sent():
+        return HubAuthError(
+            f"the hub refused access to {where} (HTTP {status}): it is private, gated or does "
+            f"not exist; if you have access, provide a token: {TOKEN_HINT}"
+        )
+    if status == 401:
+        return HubAuthError(
+            f"the hub refused your token for {where} (HTTP 401): it is invalid or has expired; "
+            f"make a new one at {hub_endpoint()}/settings/tokens, then set HF_TOKEN or run "
+            "`hf auth login`"
+        )
+    return HubAuthError(
+        f"your token has no access to {where} (HTTP 403): the repository is private or gated; "
+        f"request access at {hub_endpoint()}/{repo}, or use a token that has it"
+    )
+
+
 def error_for_status(status: int, repo: str, filename: str | None) -> DownloadError:
     """A user-facing error for an HTTP status seen while transferring bytes."""
     where = f"{repo}/{filename}" if filename else repo
     if status in (401, 403):
-        return HubAuthError(
-            f"the hub refused access to {where} (HTTP {status}): the repository is private "
-            f"or gated, or your token lacks access; to provide a token, {TOKEN_HINT}"
-        )
+        return auth_error(status, repo, filename)
     if status == 404:
         return HubNotFoundError(f"file '{filename}' not found in repository {repo} (HTTP 404)")
     if status == 429 or status >= 500:
@@ -215,17 +237,16 @@ def translate_error(exc: BaseException, repo: str, filename: str | None) -> Down
     if isinstance(exc, OfflineModeIsEnabled):
         return offline_error()
     if isinstance(exc, GatedRepoError):
-        return HubAuthError(
-            f"{repo} is gated: accept its terms on {hub_endpoint()}/{repo} with your account, "
-            f"then give Quorum your token: {TOKEN_HINT}"
+        how = (
+            "with the account your token belongs to"
+            if token_sent()
+            else f"with your account, then give Quorum your token: {TOKEN_HINT}"
         )
+        return HubAuthError(f"{repo} is gated: accept its terms on {hub_endpoint()}/{repo} {how}")
     status = exc.response.status_code if isinstance(exc, HfHubHTTPError) else None
     if isinstance(exc, RepositoryNotFoundError):
         if status in (401, 403):
-            return HubAuthError(
-                f"the hub refused access to {repo} (HTTP {status}): it is private, gated or "
-                f"does not exist; if you have access, provide a token: {TOKEN_HINT}"
-            )
+            return auth_error(status, repo)
         return HubNotFoundError(f"repository {repo} not found on the hub ({hub_endpoint()})")
     if isinstance(exc, RevisionNotFoundError):
         return HubNotFoundError(f"revision not found in repository {repo}")

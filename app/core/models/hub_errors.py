@@ -45,5 +45,9 @@ class ChecksumMismatchError(DownloadError):
     """The received bytes did not hash to the hub's sha256; they have been deleted."""
 
 
+class DownloadInProgressError(DownloadError):
+    """Another Quorum process or window is writing this file right now."""
+
+
 class DownloadCancelled(Exception):
     """The caller's cancel event was set; the partial file is kept for resuming."""

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from filelock import FileLock
+
 from app.core import paths
 from app.core.files import write_json_atomic
 from app.core.models import catalog
@@ -90,17 +92,27 @@ def save_index(records: dict[str, ModelRecord]) -> None:
     write_json_atomic(index_path(), document)
 
 
+def _index_lock() -> FileLock:
+    # Recording a model reads, changes and rewrites the whole index; without this, a
+    # window and a CLI (or two downloads) finishing together drop each other's records.
+    path = index_path().with_name(f".{INDEX_FILENAME}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path)
+
+
 def upsert(record: ModelRecord) -> ModelRecord:
-    records = load_index()
-    records[record.id] = record
-    save_index(records)
+    with _index_lock():
+        records = load_index()
+        records[record.id] = record
+        save_index(records)
     return record
 
 
 def forget(record_id: str) -> None:
-    records = load_index()
-    if records.pop(record_id, None) is not None:
-        save_index(records)
+    with _index_lock():
+        records = load_index()
+        if records.pop(record_id, None) is not None:
+            save_index(records)
 
 
 def find_by_file(repo: str, filename: str) -> ModelRecord | None:

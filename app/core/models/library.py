@@ -10,12 +10,14 @@ files and the checked demo model are offered.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
 from app.core import paths
 from app.core.models import catalog, demo_model, hub, index
 from app.core.models.catalog import CatalogEntry
+from app.core.models.download_lock import no_writer
 from app.core.models.entry import (
     ModelEntry,
     ModelFileError,
@@ -23,6 +25,7 @@ from app.core.models.entry import (
     UnknownModelError,
 )
 from app.core.models.gguf import GGUFError, read_gguf_info
+from app.core.models.hub_errors import DownloadInProgressError
 from app.core.models.index import ModelRecord
 from app.core.models.partial import remove_partial, target_path
 from app.core.models.progress import ProgressCallback, ProgressReporter, hash_prefix
@@ -161,9 +164,29 @@ def remove(model_id: str) -> str:
             raise ModelNotAvailableError("the demo model is not downloaded")
         demo.path.unlink()
         return f"deleted {demo.path}"
-    records = index.load_index()
-    record = records.get(model_id)
+    record = index.load_index().get(model_id)
     entry = catalog.get_entry(model_id)
+    if record is None and entry is None:
+        raise UnknownModelError(f"unknown model '{model_id}'; try `quorum models list`")
+    partial_of = (
+        target_path(models_dir(), entry.repo, entry.filename)
+        if entry is not None and entry.filename is not None
+        else None
+    )
+    owned_file = record.file if record is not None and record.owned else None
+    guarded = partial_of or owned_file
+    try:
+        # A download still writing this file would fail (or rebuild it) under our feet.
+        with no_writer(guarded) if guarded is not None else nullcontext():
+            done = _delete(record, partial_of)
+    except DownloadInProgressError as exc:
+        raise ModelNotAvailableError(str(exc)) from exc
+    if not done:
+        raise ModelNotAvailableError(f"{model_id} is not downloaded; nothing to remove")
+    return "; ".join(done)
+
+
+def _delete(record: ModelRecord | None, partial_of: Path | None) -> list[str]:
     done: list[str] = []
     if record is not None:
         if record.owned and record.file.exists():
@@ -171,16 +194,10 @@ def remove(model_id: str) -> str:
             done.append(f"deleted {record.file}")
         else:
             done.append(f"forgot {record.file} (the file itself was left in place)")
-        index.forget(model_id)
-    if entry is not None and entry.filename is not None:
-        target = target_path(models_dir(), entry.repo, entry.filename)
-        if remove_partial(target):
-            done.append(f"deleted the unfinished download of {entry.filename}")
-    if record is None and entry is None:
-        raise UnknownModelError(f"unknown model '{model_id}'; try `quorum models list`")
-    if not done:
-        raise ModelNotAvailableError(f"{model_id} is not downloaded; nothing to remove")
-    return "; ".join(done)
+        index.forget(record.id)
+    if partial_of is not None and remove_partial(partial_of):
+        done.append(f"deleted the unfinished download of {partial_of.name}")
+    return done
 
 
 def verify(

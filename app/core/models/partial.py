@@ -7,6 +7,7 @@ verified file gets the real name.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -22,6 +23,8 @@ PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
 MARGIN_FIXED = 200 * 1024 * 1024
 MARGIN_FRACTION = 0.05
+# A full disk or a full quota (EDQUOT is missing on Windows).
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,20 @@ def check_free_space(
         )
 
 
+def disk_full_error(target: Path, size: int) -> NotEnoughSpaceError:
+    """The disk filled up mid-download (another program wrote to it): say what was kept."""
+    part, _ = partial_paths(target)
+    try:
+        kept = part.stat().st_size
+    except OSError:
+        kept = 0
+    return NotEnoughSpaceError(
+        f"the disk filled up while downloading {target.name} into {target.parent}: "
+        f"{size_text(kept)} of {size_text(size)} are kept; free some space, then start "
+        "the download again to resume"
+    )
+
+
 def target_path(root: Path, repo: str, filename: str) -> Path:
     """``<root>/<owner>--<name>/<filename>``: two repos may ship the same file name."""
     relative = PurePosixPath(filename)
@@ -73,6 +90,18 @@ def remove_partial(target: Path) -> bool:
             path.unlink()
             found = True
     return found
+
+
+def discard_if_empty(target: Path) -> None:
+    """Delete ``target``'s partial and sidecar when the partial holds no byte."""
+    part, sidecar = partial_paths(target)
+    try:
+        if part.stat().st_size > 0:
+            return
+    except FileNotFoundError:
+        pass
+    part.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)
 
 
 def resumable_offset(target: Path, expected: dict[str, Any]) -> int:

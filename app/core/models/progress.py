@@ -6,7 +6,6 @@ gets the same report shape for every long file operation.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import deque
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.files import sha256_of_file
 from app.core.models.hub_errors import DownloadCancelled
 
 HASH_BLOCK = 4 << 20
@@ -28,8 +28,11 @@ class Progress:
     total: int
     rate: float
     eta: float | None
-    phase: str  # "checking" (hashing bytes already on disk), "downloading", "done"
+    # "checking" (hashing bytes already on disk), "downloading", "done", or "waiting"
+    # (another process is downloading the file; ``done`` is how far it has come)
+    phase: str
     message: str = ""
+    retry_in: float | None = None  # seconds until the next try, when waiting to retry
 
     @property
     def fraction(self) -> float:
@@ -61,14 +64,21 @@ class ProgressReporter:
     def reset_rate(self) -> None:
         self._samples.clear()
 
-    def report(self, done: int, phase: str, message: str = "", force: bool = False) -> None:
+    def report(
+        self,
+        done: int,
+        phase: str,
+        message: str = "",
+        force: bool = False,
+        retry_in: float | None = None,
+    ) -> None:
         rate = self.rate(done) if phase == "downloading" else 0.0
         now = time.monotonic()
         if self._callback is None or (not force and now - self._last_report < 0.1):
             return
         self._last_report = now
         eta = (self.total - done) / rate if rate > 0 else None
-        self._callback(Progress(done, self.total, rate, eta, phase, message))
+        self._callback(Progress(done, self.total, rate, eta, phase, message, retry_in))
 
 
 def check_cancel(cancel: threading.Event | None) -> None:
@@ -83,15 +93,9 @@ def hash_prefix(
     cancel: threading.Event | None,
 ) -> Any:
     """A sha256 over the first ``length`` bytes of ``path`` (bytes kept from before)."""
-    digest = hashlib.sha256()
-    done = 0
-    with path.open("rb") as handle:
-        while done < length:
-            block = handle.read(min(HASH_BLOCK, length - done))
-            if not block:
-                break
-            digest.update(block)
-            done += len(block)
-            check_cancel(cancel)
-            reporter.report(done, "checking")
-    return digest
+
+    def report(done: int) -> None:
+        check_cancel(cancel)
+        reporter.report(done, "checking")
+
+    return sha256_of_file(path, length=length, on_block=report, block_size=HASH_BLOCK)

@@ -3,8 +3,10 @@
 The download loop appends to a partial file and feeds every byte to a sha256 as it
 is written, so the file is verified without reading it twice. Reads use a short
 timeout ("tick") so a cancel request is noticed within about a second even while
-the server is stalled; a stall shorter than ``Timeouts.stall`` just reconnects from
-the current offset, a longer one counts as a failed attempt. A server slower than
+the server is stalled. After a pause in a flow of bytes the loop reconnects from the
+current offset at once; a server that then still sends nothing is reconnected to
+after growing waits (the retry policy's backoff), each announced with its real
+length, and no byte for ``Timeouts.stall`` counts as a failed attempt. A server slower than
 one tick to answer a request gets twice as long on the next one, so a high-latency
 link still works.
 """
@@ -29,6 +31,7 @@ from app.core.models.hub_errors import (
     HubUnreachableError,
 )
 from app.core.models.progress import ProgressReporter, check_cancel
+from app.core.units import seconds_text
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -67,11 +70,13 @@ def call_with_retries(
     retry: RetryPolicy,
     cancel: threading.Event | None = None,
     max_attempts: int = 3,
+    on_retry: Callable[[str, float], None] | None = None,
 ) -> T:
     """Run a metadata request, retrying retryable DownloadErrors with backoff.
 
     Fewer attempts than for the bytes (by default): with no network at all, the
     user should hear so within seconds, not after the full backoff schedule.
+    ``on_retry`` hears the message and the seconds about to be waited before each retry.
     """
     failures = 0
     while True:
@@ -84,6 +89,8 @@ def call_with_retries(
                 raise
             delay = retry.delay(failures)
             log.info("hub request failed (%s); retrying in %.1f s", exc, delay)
+            if on_retry is not None:
+                on_retry(f"{exc}; retrying in {seconds_text(delay)}", delay)
             if (cancel or threading.Event()).wait(delay):
                 check_cancel(cancel)
 
@@ -129,13 +136,15 @@ class RangeFetcher:
     ) -> Any:
         """Download the rest; returns the sha256 object covering the whole file."""
         state = _State(offset, digest, self.timeouts.tick)
-        failures = 0
+        failures = 0  # failed attempts since the last byte arrived
+        quiet_reconnects = 0  # reconnects after a stall since the last byte arrived
         last_byte_at = time.monotonic()
         with httpx2.Client(follow_redirects=True) as client:
             while state.offset < self.total:
                 check_cancel(cancel)
                 start = state.offset
                 error: DownloadError | None = None
+                stalled = False
                 try:
                     self._stream_once(client, handle, state, reporter, cancel)
                     if state.offset < self.total:
@@ -145,20 +154,26 @@ class RangeFetcher:
                 except (_Stalled, httpx2.ReadTimeout) as exc:
                     if isinstance(exc, httpx2.ReadTimeout):  # no answer yet: wait longer
                         state.read_timeout = min(state.read_timeout * 2, self.timeouts.stall)
-                    if state.offset > start:
-                        last_byte_at = time.monotonic()
-                    if time.monotonic() - last_byte_at < self.timeouts.stall:
-                        continue  # a short stall: reconnect from here at once
-                    error = HubUnreachableError(
-                        f"no data from the hub for {self.timeouts.stall:.0f} s"
-                    )
+                    stalled = True
                 except DownloadError as exc:
                     error = exc
                 except (httpx2.TransportError, httpx2.TooManyRedirects) as exc:
                     error = HubUnreachableError(f"connection problem: {type(exc).__name__}: {exc}")
                 if state.offset > start:
-                    failures = 0
+                    failures = quiet_reconnects = 0
                     last_byte_at = time.monotonic()
+                    if stalled:
+                        continue  # bytes flowed, then paused: pick up from here at once
+                if stalled:
+                    quiet = time.monotonic() - last_byte_at
+                    if quiet < self.timeouts.stall:
+                        # A server that keeps stalling is not hammered with reconnects.
+                        quiet_reconnects += 1
+                        delay = self.retry.delay(quiet_reconnects, self._rng)
+                        note = f"no data from the hub for {seconds_text(quiet)}; reconnecting"
+                        self._pause(note, delay, state.offset, reporter, cancel)
+                        continue
+                    error = HubUnreachableError(f"no data from the hub for {seconds_text(quiet)}")
                 if error is None:
                     continue
                 if not error.retryable:
@@ -166,24 +181,28 @@ class RangeFetcher:
                 failures += 1
                 if failures >= self.retry.max_attempts:
                     raise type(error)(f"{error} (gave up after {failures} attempts)") from error
-                self._wait_before_retry(error, failures, state.offset, reporter, cancel)
+                delay = self.retry.delay(failures, self._rng)
+                note = f"{error}; retrying"
+                attempt = f" (attempt {failures + 1} of {self.retry.max_attempts})"
+                self._pause(note, delay, state.offset, reporter, cancel, attempt)
         return state.digest
 
-    def _wait_before_retry(
+    def _pause(
         self,
-        error: DownloadError,
-        failures: int,
+        note: str,
+        delay: float,
         offset: int,
         reporter: ProgressReporter,
         cancel: threading.Event | None,
+        attempt: str = "",
     ) -> None:
-        delay = self.retry.delay(failures, self._rng)
+        """Say how long the wait before the next try is, then wait exactly that long."""
         reporter.report(
             offset,
             "downloading",
-            f"{error}; retrying in {delay:.0f} s "
-            f"(attempt {failures + 1} of {self.retry.max_attempts})",
+            f"{note} in {seconds_text(delay)}{attempt}",
             force=True,
+            retry_in=delay,
         )
         if cancel is None:
             time.sleep(delay)

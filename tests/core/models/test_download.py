@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from app.core.models import catalog, demo_model, index, library
 from app.core.models.download import Downloader, downloader_for, partial_download
+from app.core.models.download_lock import LOCKS_FOLDER
 from app.core.models.entry import ModelFileError
 from app.core.models.hub_errors import (
     ChecksumMismatchError,
@@ -102,7 +104,8 @@ def test_corrupted_byte_is_caught_deleted_and_never_listed(hub: HubServer, tiny:
         downloader().run()
     target = index.find_by_file(REPO, FILE)
     assert target is None
-    assert not list(Path(os.environ["QUORUM_MODELS_DIR"]).rglob("*.gguf*"))
+    left = Path(os.environ["QUORUM_MODELS_DIR"]).rglob("*.gguf*")
+    assert [p for p in left if LOCKS_FOLDER not in p.parts] == []  # only the lock file stays
     assert all(m.filename != FILE for m in library.list_models())
     # The caller may try again; this time the bytes arrive intact.
     assert downloader().run().path.read_bytes() == tiny
@@ -366,3 +369,97 @@ def test_real_model_end_to_end_with_a_dropped_connection(
     assert info.architecture == "llama" and info.file_type == "Q4_1"
     [entry] = [m for m in library.list_models() if m.repo == repo]
     assert entry.verified and library.verify(entry.id).verified
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, HubAuthError), (403, HubAuthError), (404, HubNotFoundError)]
+)
+def test_a_refused_download_leaves_no_empty_partial(
+    hub: HubServer, tiny: bytes, status: int, error: type[Exception]
+) -> None:
+    hub.fail_next(status, path_contains="/resolve/")  # metadata fine, the bytes refused
+    with pytest.raises(error):
+        downloader().run()
+    assert [r.status for r in hub.log if "/resolve/" in r.path] == [status]
+    folder = Path(os.environ["QUORUM_MODELS_DIR"]) / "acme--Tiny-GGUF"
+    assert [p.name for p in folder.iterdir() if p.is_file()] == []
+    assert partial_download(REPO, FILE) is None
+
+
+def test_a_refused_resume_keeps_the_bytes_already_there(hub: HubServer, tiny: bytes) -> None:
+    cancel = threading.Event()
+    hub.faults.throttle = 4_000_000
+    with pytest.raises(DownloadCancelled):
+        downloader().run(lambda p: p.done >= 500_000 and cancel.set(), cancel)
+    part = partial_download(REPO, FILE)
+    assert part is not None
+    kept = part.stat().st_size
+    hub.faults.throttle = None
+    hub.fail_next(403, path_contains="/blobs/")
+    with pytest.raises(HubAuthError):
+        downloader().run()
+    assert part.stat().st_size == kept  # still worth resuming
+    assert downloader().run().how == "resumed"
+
+
+def test_a_refused_token_is_called_refused_not_missing(
+    hub: HubServer, tiny: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.require_token(REPO, "hf_secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_expired")
+    with pytest.raises(HubAuthError) as caught:
+        downloader().run()
+    message = str(caught.value)
+    assert message.startswith(f"the hub refused your token for {REPO} (HTTP 401): it is invalid")
+    assert f"{hub.url}/settings/tokens" in message and "provide a token" not in message
+    assert any(r.authorization == "Bearer hf_expired" for r in hub.log)
+    # A good token without access to the bytes (HTTP 403 while transferring them).
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    hub.fail_next(403, path_contains="/resolve/")
+    with pytest.raises(HubAuthError) as caught:
+        downloader().run()
+    assert str(caught.value).startswith(f"your token has no access to {REPO}/{FILE} (HTTP 403)")
+
+
+def _next_request_after(hub: HubServer, moment: float) -> float:
+    return min(r.at for r in hub.log if r.at > moment)
+
+
+def test_a_stalled_server_gets_growing_waits_announced_with_their_real_length(
+    hub: HubServer, tiny: bytes
+) -> None:
+    hub.stall_at(500_000, 30.0, times=3)  # the first pass and two reconnects hang there
+    policy = RetryPolicy(max_attempts=6, base_delay=0.4, max_delay=5.0)
+    reports: list[tuple[float, Progress]] = []
+    result = downloader(retry=policy, timeouts=Timeouts(tick=0.2, stall=30)).run(
+        progress=lambda p: reports.append((time.monotonic(), p))
+    )
+    assert result.path.read_bytes() == tiny
+    # Bytes flowed, then paused: the first reconnect is at once; the next ones wait.
+    assert [r.range for r in hub.log if r.server == "cdn"] == [None] + ["bytes=500000-"] * 3
+    pauses = [(at, p) for at, p in reports if p.retry_in is not None]
+    assert len(pauses) == 2
+    for at, p in pauses:
+        assert p.retry_in is not None
+        pattern = rf"no data from the hub for \d\.\d s; reconnecting in {p.retry_in:.1f} s"
+        assert re.fullmatch(pattern, p.message), p.message
+        waited = _next_request_after(hub, at) - at
+        assert p.retry_in - 0.01 <= waited <= p.retry_in + 0.2, (waited, p.retry_in)
+    first, second = (p.retry_in for _, p in pauses)
+    assert 0.3 <= first <= 0.5 and 0.6 <= second <= 1.0  # 0.4 s, then 0.8 s, +/- 25%
+
+
+def test_a_failing_hub_request_announces_each_retry_and_its_wait(
+    hub: HubServer, tiny: bytes
+) -> None:
+    hub.fail_next(503, times=2, path_contains="paths-info")
+    reports: list[tuple[float, Progress]] = []
+    policy = RetryPolicy(max_attempts=6, base_delay=0.3, max_delay=5.0)
+    downloader(retry=policy).run(progress=lambda p: reports.append((time.monotonic(), p)))
+    retries = [(at, p) for at, p in reports if p.retry_in is not None]
+    assert len(retries) == 2
+    for at, p in retries:
+        assert p.total == 0 and p.retry_in is not None
+        assert p.message.endswith(f"; retrying in {p.retry_in:.1f} s")
+        waited = _next_request_after(hub, at) - at
+        assert p.retry_in - 0.01 <= waited <= p.retry_in + 0.2, (waited, p.retry_in)

