@@ -10,10 +10,9 @@ answer of the first sample in the largest group.
 from __future__ import annotations
 
 from app.core.history.database import CorruptHistoryError, HistoryError, quarantine
-from app.core.history.records import CANCELLED as RUN_CANCELLED
-from app.core.history.records import DONE, ERROR, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
-from app.core.inference.engine import CANCELLED, CONTEXT_FULL, LENGTH, STOP, Message
+from app.core.inference.engine import FinishReason, Message
 from app.core.paths import cache_dir
 
 
@@ -64,6 +63,6 @@ def open_history() -> tuple[HistoryStore, str | None]:
 
 
 def status_for(finish_reason: str) -> str:
-    if finish_reason in (STOP, LENGTH, CONTEXT_FULL):
-        return DONE
-    return RUN_CANCELLED if finish_reason == CANCELLED else ERROR
+    if finish_reason in (FinishReason.STOP, FinishReason.LENGTH, FinishReason.CONTEXT_FULL):
+        return RunStatus.DONE
+    return RunStatus.CANCELLED if finish_reason == FinishReason.CANCELLED else RunStatus.ERROR

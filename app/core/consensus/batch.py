@@ -33,15 +33,7 @@ from app.core.inference.backend import (
     new_context,
     utf8_decoder,
 )
-from app.core.inference.engine import (
-    CANCELLED,
-    CONTEXT_FULL,
-    ERROR,
-    LENGTH,
-    SLOW_STEP_S,
-    STOP,
-    GenerationResult,
-)
+from app.core.inference.engine import SLOW_STEP_S, FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
 
@@ -94,7 +86,9 @@ class _Slot:
     next_token: int = 0
     pos: int = 0
 
-    def result(self, prompt_tokens: int, reason: str, thinking: bool | None) -> GenerationResult:
+    def result(
+        self, prompt_tokens: int, reason: FinishReason, thinking: bool | None
+    ) -> GenerationResult:
         self.splitter.feed(self.decoder.decode(b"", final=True))
         self.splitter.finish()
         ttft = self.first_token_at - self.started if self.first_token_at else None
@@ -193,17 +187,23 @@ class BatchSampler:
                 rc = int(llama.llama_decode(ctx, batch))
                 abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
                 if rc != 0 or self._cancel.is_set():
-                    stop_reason = CANCELLED if rc == 2 or self._cancel.is_set() else ERROR
+                    stop_reason = (
+                        FinishReason.CANCELLED
+                        if rc == 2 or self._cancel.is_set()
+                        else FinishReason.ERROR
+                    )
                     for slot in order:
                         slot.chain.close()
                     slots.clear()
                     yield self._finished(
                         results,
                         False,
-                        stop_reason == CANCELLED,
+                        stop_reason == FinishReason.CANCELLED,
                         started,
                         tokens_total,
-                        error=None if stop_reason == CANCELLED else f"llama_decode returned {rc}",
+                        error=None
+                        if stop_reason == FinishReason.CANCELLED
+                        else f"llama_decode returned {rc}",
                     )
                     return
                 for i, slot in enumerate(order):
@@ -267,11 +267,13 @@ class BatchSampler:
             self._put(batch, i, slot.next_token, slot.pos, slot.seq_id, True)
         batch.n_tokens = len(order)
 
-    def _advance(self, ctx: Any, slot: _Slot, batch_index: int, n_prompt: int) -> str | None:
+    def _advance(
+        self, ctx: Any, slot: _Slot, batch_index: int, n_prompt: int
+    ) -> FinishReason | None:
         """Sample the slot's next token; return a finish reason when its sample ends."""
         token = slot.chain.sample(ctx, batch_index)
         if self.model.is_eog(token):
-            return STOP
+            return FinishReason.STOP
         slot.tokens += 1
         if slot.first_token_at is None:
             slot.first_token_at = time.perf_counter()
@@ -279,9 +281,9 @@ class BatchSampler:
         slot.next_token = token
         slot.pos += 1
         if slot.tokens >= slot.sampling.max_tokens:
-            return LENGTH
+            return FinishReason.LENGTH
         if slot.pos + 1 >= n_prompt + slot.sampling.max_tokens + 1:
-            return CONTEXT_FULL
+            return FinishReason.CONTEXT_FULL
         return None
 
     @staticmethod

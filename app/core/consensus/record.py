@@ -26,7 +26,7 @@ from app.core.consensus.report import (
 from app.core.consensus.runner import ConsensusReport
 from app.core.consensus.stats import ConsensusStats
 from app.core.consensus.summary import consensus_json
-from app.core.history.records import CANCELLED, ERROR, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.inference.sampling import SamplingParams
 
 # Keys of RunRecord.consensus beyond the consensus figures themselves.
@@ -175,9 +175,9 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
 def outcome_text(consensus: dict[str, Any], status: str, error: str | None) -> str:
     """One sentence on how the run ended, from its consensus_json figures."""
     n, requested = consensus.get("n", 0), consensus.get("requested", 0)
-    if status == ERROR or error:
+    if status == RunStatus.ERROR or error:
         return f"Stopped by an error after {n} of {requested} samples: {error or 'unknown'}"
-    if status == CANCELLED or consensus.get("cancelled"):
+    if status == RunStatus.CANCELLED or consensus.get("cancelled"):
         return f"Cancelled: {n} of {requested} samples finished and kept."
     if consensus.get("stopped_early"):
         reason = consensus.get("early_stop_reason")

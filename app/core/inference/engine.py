@@ -8,6 +8,7 @@ prompt evaluation, and leaves the engine ready for the next question.
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -34,13 +35,18 @@ from app.core.inference.reasoning import Channel, ReasoningSplitter, template_op
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_sampling
 from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
 
-# Finish reasons, as recorded in history and printed by the CLI.
-STOP = "stop"  # the model ended its answer
-LENGTH = "length"  # max tokens reached
-CONTEXT_FULL = "context_full"  # generation filled the context window
-PROMPT_TOO_LONG = "prompt_too_long"  # the question does not fit the context window
-CANCELLED = "cancelled"
-ERROR = "error"
+
+class FinishReason(enum.StrEnum):
+    """Why a generation ended, as recorded in history and printed by the CLI (the values
+    are the stored and JSON text, so they never change)."""
+
+    STOP = "stop"  # the model ended its answer
+    LENGTH = "length"  # max tokens reached
+    CONTEXT_FULL = "context_full"  # generation filled the context window
+    PROMPT_TOO_LONG = "prompt_too_long"  # the question does not fit the context window
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
 
 # A decode step slower than this gets the abort callback, so cancel stays prompt
 # even on big models; faster steps are cancelled between tokens at no cost.
@@ -75,7 +81,7 @@ class GenerationResult:
     completion_tokens: int
     seconds: float
     time_to_first_token: float | None
-    finish_reason: str
+    finish_reason: FinishReason
     sampling: SamplingParams
     thinking: bool | None
     error: str | None = None
@@ -109,7 +115,7 @@ class _Run:
     first_token_at: float | None = None
 
     def result(
-        self, splitter: ReasoningSplitter, reason: str, error: str | None = None
+        self, splitter: ReasoningSplitter, reason: FinishReason, error: str | None = None
     ) -> GenerationResult:
         ttft = self.first_token_at - self.started if self.first_token_at else None
         answer = splitter.answer
@@ -219,7 +225,7 @@ class Engine:
             yield Finished(
                 run.result(
                     splitter,
-                    PROMPT_TOO_LONG,
+                    FinishReason.PROMPT_TOO_LONG,
                     (
                         f"The conversation is {len(tokens)} tokens but the context holds "
                         f"{self.n_ctx}; "
@@ -236,16 +242,16 @@ class Engine:
         yield PromptEvaluated(len(tokens), time.perf_counter() - run.started)
         yield from self._sample_loop(run, splitter, len(tokens))
 
-    def _evaluate_prompt(self, tokens: list[int]) -> str | None:
+    def _evaluate_prompt(self, tokens: list[int]) -> FinishReason | None:
         self._abort.set(True)
         step = self.runtime.n_batch
         for start in range(0, len(tokens), step):
             chunk = tokens[start : start + step]
             rc = self._decode(chunk)
             if self._cancel.is_set() or rc == 2:
-                return CANCELLED
+                return FinishReason.CANCELLED
             if rc != 0:
-                return ERROR
+                return FinishReason.ERROR
         return None
 
     def _decode(self, tokens: list[int]) -> int:
@@ -259,11 +265,11 @@ class Engine:
         decoder = utf8_decoder()
         one = (llama.llama_token * 1)()
         batch = llama.llama_batch_get_one(one, 1)
-        reason = STOP
+        reason = FinishReason.STOP
         try:
             while True:
                 if self._cancel.is_set():
-                    reason = CANCELLED
+                    reason = FinishReason.CANCELLED
                     break
                 token = chain.sample(self._ctx, -1)
                 if self.model.is_eog(token):
@@ -274,17 +280,21 @@ class Engine:
                 for channel, text in splitter.feed(decoder.decode(self.model.piece(token))):
                     yield TextChunk(channel, text, run.completion_tokens)
                 if run.completion_tokens >= run.sampling.max_tokens:
-                    reason = LENGTH
+                    reason = FinishReason.LENGTH
                     break
                 if n_past >= self.n_ctx:
-                    reason = CONTEXT_FULL
+                    reason = FinishReason.CONTEXT_FULL
                     break
                 one[0] = token
                 step_started = time.perf_counter()
                 rc = int(llama.llama_decode(self._ctx, batch))
                 n_past += 1
                 if rc != 0:
-                    reason = CANCELLED if rc == 2 or self._cancel.is_set() else ERROR
+                    reason = (
+                        FinishReason.CANCELLED
+                        if rc == 2 or self._cancel.is_set()
+                        else FinishReason.ERROR
+                    )
                     break
                 self._abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
         finally:
@@ -296,8 +306,8 @@ class Engine:
     def _n_vocab(self) -> int:
         return int(llama.llama_vocab_n_tokens(self.model.vocab))
 
-    def _error_text(self, reason: str) -> str | None:
-        if reason == ERROR:
+    def _error_text(self, reason: FinishReason) -> str | None:
+        if reason == FinishReason.ERROR:
             return "llama.cpp failed while decoding; see the log for details"
         return None
 

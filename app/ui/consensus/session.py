@@ -24,7 +24,7 @@ from app.core.consensus.report import run_status, sample_record
 from app.core.consensus.runner import ConsensusReport, ConsensusRequest
 from app.core.consensus.stats import StopMode
 from app.core.consensus.summary import consensus_json
-from app.core.history.records import CANCELLED, RunRecord
+from app.core.history.records import RunRecord, RunStatus
 from app.core.inference.engine import Message
 from app.core.inference.sampling import SamplingParams
 
@@ -82,7 +82,7 @@ class ConsensusSession(QObject):
         record = self.session.current_run
         if record is None or not self._running:
             return
-        record.status, record.error = CANCELLED, "Quorum was closed during the run."
+        record.status, record.error = RunStatus.CANCELLED, "Quorum was closed during the run."
         self._running = False
         self.session.end_recorded_run(record)
 

@@ -25,10 +25,9 @@ from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES
 from app.core.consensus.stats import StopMode
 from app.core.conversation import messages_for, status_for
 from app.core.history.database import HistoryError
-from app.core.history.records import CANCELLED as RUN_CANCELLED
-from app.core.history.records import DONE, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
-from app.core.inference.engine import CANCELLED, GenerationResult
+from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.requests import LoadedModel
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.run_clock import RunClock
@@ -161,7 +160,7 @@ class ChatSession(QObject):
             log.warning("could not record the run's outcome: %s", exc)
             self.history_failed.emit(str(exc))
         self._run = None
-        if record.status == DONE:
+        if record.status == RunStatus.DONE:
             self._turns.append(replace(record))
         self.run_finished.emit(record)
         self.history_changed.emit()
@@ -184,7 +183,7 @@ class ChatSession(QObject):
         record = self.store.get_run(run_id)
         earlier = self.store.conversation(record.conversation_id or -1)
         self._conversation_id = record.conversation_id
-        self._turns = [r for r in earlier if r.status == DONE and r.turn <= record.turn]
+        self._turns = [r for r in earlier if r.status == RunStatus.DONE and r.turn <= record.turn]
         self.run_opened.emit(record)
         return record
 
@@ -222,8 +221,13 @@ class ChatSession(QObject):
         clock = self._clock
         reasoning = {"tokens": clock.trace_tokens, "seconds": clock.thought_seconds()}
         if result is None:  # the thread never reported back: keep what was streamed
-            record.status, record.error = RUN_CANCELLED, "Quorum was closed during the run."
-            seconds, seed, tokens, reason = time.monotonic() - clock.started, 0, 0, CANCELLED
+            record.status, record.error = RunStatus.CANCELLED, "Quorum was closed during the run."
+            seconds, seed, tokens, reason = (
+                time.monotonic() - clock.started,
+                0,
+                0,
+                FinishReason.CANCELLED,
+            )
             extracted = None
         else:
             record.status, record.error = status_for(result.finish_reason), result.error

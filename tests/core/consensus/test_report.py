@@ -30,7 +30,7 @@ from app.core.consensus.runner import (
     ConsensusRequest,
     ConsensusRunner,
 )
-from app.core.history.records import DONE, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.engine import Engine
 from app.core.inference.sampling import RuntimeParams, SamplingParams
@@ -94,7 +94,7 @@ def test_report_holds_every_sample_parameter_and_fact(runs: tuple[Any, ...]) -> 
     engine, report, _ = runs
     data = _data(engine, report, early_stop="off")
     assert _json_round_trip(data) == data, "the report must be plain, strict JSON"
-    assert data["question"] == QUESTION and data["status"] == DONE
+    assert data["question"] == QUESTION and data["status"] == RunStatus.DONE
     assert data["model"]["sha256"] == demo_model.SHA256
     assert data["model"]["size_bytes"] == demo_model.SIZE
     assert data["model"]["architecture"] == engine.info.architecture

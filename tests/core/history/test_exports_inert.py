@@ -11,21 +11,22 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from app.core.consensus_record import consensus_to_record, record_to_report_data
-from app.core.consensus_report import build_report, report_markdown
-from app.core.consensus_run import ConsensusReport
-from app.core.engine import GenerationResult
-from app.core.export import export_markdown
-from app.core.gguf import GGUFInfo
-from app.core.grouping import AnswerGroup
-from app.core.history_records import DONE, ERROR, RunRecord, SampleRecord
-from app.core.memory_plan import ConsensusPlan
-from app.core.sampling import RuntimeParams, SamplingParams
-from app.core.store import HistoryStore
 
-from app.core.answers import ExtractedAnswer
-from app.core.consensus import compute_stats
+from app.core.answers.extract import ExtractedAnswer
+from app.core.answers.grouping import AnswerGroup
+from app.core.consensus.markdown import report_markdown
+from app.core.consensus.memory_plan import ConsensusPlan
+from app.core.consensus.record import consensus_to_record, record_to_report_data
+from app.core.consensus.report import build_report
+from app.core.consensus.runner import ConsensusReport
+from app.core.consensus.stats import compute_stats
+from app.core.history.export import export_markdown
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
+from app.core.history.store import HistoryStore
+from app.core.inference.engine import GenerationResult
+from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.markdown_text import code_span, fenced, inline, table, text_block
+from app.core.models.gguf import GGUFInfo
 from tests.markdown_check import FILE_PAYLOAD, PAYLOAD, VIEWERS, Rendered, render, visible
 
 BENIGN = "plain words"
@@ -46,7 +47,7 @@ def single_run(payload: str, file_payload: str) -> RunRecord:
         question=f"question {payload}", model_name=f"model {payload}",
         model_path=f"/models/{file_payload}", model_sha256=f"sha {payload}",
         params={"temperature": 0.6, f"key {payload}": f"value {payload}"},
-        samples=[_sample(payload, 0, None)], status=ERROR, error=f"error {payload}",
+        samples=[_sample(payload, 0, None)], status=RunStatus.ERROR, error=f"error {payload}",
         seconds=1.5, time_to_first_token=0.25,
     )  # fmt: skip
 
@@ -238,7 +239,7 @@ def test_table_cells_hold_pipes_and_backslashes() -> None:
 def test_existing_plain_exports_read_as_before() -> None:
     """Ordinary text needs no escapes, so the files stay readable as plain text too."""
     run = single_run(BENIGN, "model.gguf")
-    run = replace(run, status=DONE, error=None, params={"seed": 11})
+    run = replace(run, status=RunStatus.DONE, error=None, params={"seed": 11})
     text = export_markdown(run)
     assert "## Question\n\nquestion plain words\n" in text
     assert "- **Model:** model plain words (`/models/model.gguf`)" in text

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from app.core.conversation import messages_for, open_history, status_for
-from app.core.history.records import CANCELLED, DONE, ERROR, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.models import library
 from app.core.run_clock import RunProgress
@@ -31,7 +31,7 @@ def record(question: str, trace: str, answer: str, extracted: str | None = None)
     return RunRecord(id=None, conversation_id=None, turn=0, created_at=time.time(),
                      question=question, model_name="m", model_path="/m.gguf", model_sha256=None,
                      params={"reasoning": {"tokens": 7, "seconds": 2.4}},
-                     samples=[sample], status=DONE)  # fmt: skip
+                     samples=[sample], status=RunStatus.DONE)  # fmt: skip
 
 
 def progress(trace: str = "", answer: str = "", tokens: int = 1) -> RunProgress:
@@ -60,9 +60,11 @@ def test_follow_ups_send_answers_but_never_reasoning() -> None:
 
 
 def test_status_for_each_finish_reason() -> None:
-    assert [status_for(r) for r in ("stop", "length", "context_full")] == [DONE] * 3
-    assert status_for("cancelled") == CANCELLED
-    assert status_for("error") == ERROR and status_for("prompt_too_long") == ERROR
+    assert [status_for(r) for r in ("stop", "length", "context_full")] == [RunStatus.DONE] * 3
+    assert status_for("cancelled") == RunStatus.CANCELLED
+    assert (
+        status_for("error") == RunStatus.ERROR and status_for("prompt_too_long") == RunStatus.ERROR
+    )
 
 
 def test_corrupt_history_is_moved_aside_with_a_message(tmp_path: Path) -> None:

@@ -8,19 +8,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app.core.history_records import DONE, RunRecord, SampleRecord
-from app.ui.consensus_chart import PAD, ROW_HEIGHT, GroupBarChart
-from app.ui.group_palette import GroupPalette
-from app.ui.history_panel import HistoryPanel
-from app.ui.model_manager import ModelManagerDialog
-from app.ui.sample_chips import SampleChipStrip
-from app.ui.session import ChatSession, open_history
 from PySide6 import QtGui
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent, QTextDocument
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolTip, QWidget
 from pytestqt.qtbot import QtBot
 
+from app.core.conversation import open_history
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
+from app.ui.consensus.chart import PAD, ROW_HEIGHT, GroupBarChart
+from app.ui.consensus.group_palette import GroupPalette
+from app.ui.consensus.sample_chips import SampleChipStrip
+from app.ui.conversation.session import ChatSession
+from app.ui.history.panel import HistoryPanel
+from app.ui.models.manager import ModelManagerDialog
 from app.ui.widgets.plain_text import literal_rich_text
 from tests.gguf_edit import copy_with_string
 from tests.markdown_check import PAYLOAD, VIEWERS, render, visible
@@ -64,7 +65,7 @@ def _hostile_run() -> RunRecord:
     return RunRecord(id=None, conversation_id=None, turn=0, created_at=time.time(),
                      question=f"{HOSTILE}\n{PAYLOAD}", model_name=f"model {PAYLOAD}",
                      model_path="/m.gguf", model_sha256=None, params={}, samples=[sample],
-                     status=DONE)  # fmt: skip
+                     status=RunStatus.DONE)  # fmt: skip
 
 
 def test_history_tooltip_and_markdown_export_show_the_question_literally(
