@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from app.core.consensus.job import ConsensusJob
 from app.core.consensus.memory_plan import ConsensusPlan
-from app.core.consensus.record import is_consensus_record
+from app.core.consensus.record import has_consensus_report
 from app.core.consensus.runner import (
     ConsensusEvent,
     ConsensusRequest,
@@ -24,10 +24,10 @@ from app.core.consensus.runner import (
     ConsensusSample,
 )
 from app.core.conversation import majority_sample, messages_for
+from app.core.history.describe import sample_label
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.sampling import RuntimeParams, SamplingParams
-from app.ui.consensus.controller import sample_label
 from app.ui.conversation.worker import STOPPED_BEFORE_START, InferenceThread
 from app.ui.main_window import MainWindow
 from app.ui.settings.store import WindowSettings
@@ -123,9 +123,9 @@ def test_consensus_run_fills_the_chart_is_saved_and_reopens_the_same(
     assert sum(count for _label, count, _members in groups_of(window)) == 4
     live_groups = groups_of(window)
 
-    assert record.status == RunStatus.DONE and is_consensus_record(record)
+    assert record.status == RunStatus.DONE and has_consensus_report(record)
     saved = window.session.store.get_run(record.id or -1)
-    assert is_consensus_record(saved) and saved.status == RunStatus.DONE
+    assert has_consensus_report(saved) and saved.status == RunStatus.DONE
     assert len(saved.samples) == 4 and all(s.group for s in saved.samples)
     assert saved.params["samples"] == 4 and saved.params["seed"] == 7
     assert window.history_panel.runs.count() == 1
@@ -181,7 +181,7 @@ def test_stop_mid_run_keeps_the_finished_samples(window: MainWindow, qtbot: QtBo
     assert record.status == RunStatus.CANCELLED
     assert 1 <= len(record.samples) < 4
     saved = window.session.store.get_run(record.id or -1)
-    assert saved.status == RunStatus.CANCELLED and is_consensus_record(saved)
+    assert saved.status == RunStatus.CANCELLED and has_consensus_report(saved)
     assert [s.index for s in saved.samples] == [s.index for s in record.samples]
     assert saved.consensus is not None and saved.consensus["n"] == len(record.samples)
     view = window.consensus_view
@@ -297,7 +297,7 @@ def test_closing_mid_run_leaves_no_thread_and_saves_the_run(
         runs = store.list_runs()
         assert [r.status for r in runs] == [RunStatus.CANCELLED]
         saved = store.get_run(runs[0].id)
-        assert is_consensus_record(saved) and 1 <= len(saved.samples) < 4
+        assert has_consensus_report(saved) and 1 <= len(saved.samples) < 4
 
 
 def test_options_are_remembered_and_the_panel_follows_the_switch(
@@ -370,7 +370,7 @@ def test_a_run_that_fails_halfway_is_saved_with_its_samples(
     assert len(record.samples) == 1
     saved = window.session.store.get_run(record.id or -1)
     assert (
-        is_consensus_record(saved) and saved.status == RunStatus.ERROR and len(saved.samples) == 1
+        has_consensus_report(saved) and saved.status == RunStatus.ERROR and len(saved.samples) == 1
     )
     assert "ran out of memory" in window.banner.text()
     assert "error" in window.consensus_view.figures.outcome_label.text()

@@ -16,7 +16,7 @@ from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.models import library
 from app.core.run_clock import RunProgress
-from app.ui.conversation.answer_view import AnswerView, highlight_span
+from app.ui.conversation.answer_view import AnswerView
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView, describe_reasoning
 from app.ui.models.picker import ModelChoice, ModelPicker
@@ -103,13 +103,6 @@ def test_answer_view_streams_with_spaced_renders(session: ChatSession, qtbot: Qt
     marked = view.browser.document().find("42").charFormat().background()
     assert marked.style() != Qt.BrushStyle.NoBrush  # the final answer is highlighted
     assert view.final.text() == "Final answer: 42"
-
-
-def test_highlight_span_of_a_stored_run() -> None:
-    assert highlight_span(record("q", "", "The answer is **42**.", "42")) == (16, 18)
-    assert highlight_span(record("q", "", "no number here", None)) is None
-    legacy = record("q", "", "we got seven (7) apples", "seven")  # another extractor's pick
-    assert highlight_span(legacy) == (7, 12)
 
 
 def test_trace_view_streams_counts_and_collapses(session: ChatSession, qtbot: QtBot) -> None:
