@@ -74,6 +74,8 @@ def _windows_memory() -> int | None:
         return None
 
     class MemoryStatus(ctypes.Structure):
+        """Windows' MEMORYSTATUSEX, which GlobalMemoryStatusEx fills in."""
+
         _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong)] + [
             (name, ctypes.c_ulonglong)
             for name in ("total", "avail", "page_total", "page_avail", "virt_total",
