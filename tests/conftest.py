@@ -7,6 +7,7 @@ touch a user's real files or the network.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,20 @@ pytest_plugins = ["tests.hubserver"]
 # tqdm (used by huggingface_hub) starts a monitor daemon thread on first use. It is not
 # Quorum's, yet the window tests' thread-leak checks would blame the window for it.
 tqdm.tqdm.monitor_interval = 0
+
+
+# pytest-timeout's SIGALRM handler is Python code, which never runs while the main
+# thread waits inside Qt's event loop (seen once: a waitSignal whose own timer did
+# not fire, under heavy load); this watchdog is a C thread that dumps every stack and
+# exits, so a hang fails in minutes instead of holding CI until its 90-minute limit.
+HANG_LIMIT_S = 360
+
+
+@pytest.fixture(autouse=True)
+def hang_watchdog() -> Iterator[None]:
+    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)

@@ -27,11 +27,9 @@ from app.core.consensus.runner import (
 from app.core.consensus.summary import consensus_json
 from app.core.inference.backend import LlamaError
 from app.core.inference.engine import (
-    CANCELLED,
-    ERROR,
-    PROMPT_TOO_LONG,
     Engine,
     Finished,
+    FinishReason,
     GenerationResult,
     ModelLoadError,
     TextChunk,
@@ -266,13 +264,13 @@ def final_event(events: Iterator[Any]) -> GenerationResult:
 
 
 def exit_code_for(result: GenerationResult) -> int:
-    if result.finish_reason == CANCELLED:
+    if result.finish_reason == FinishReason.CANCELLED:
         print("quorum: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
-    if result.finish_reason == PROMPT_TOO_LONG:
+    if result.finish_reason == FinishReason.PROMPT_TOO_LONG:
         print(f"quorum: error: {result.error}", file=sys.stderr)
         return EXIT_USAGE
-    if result.finish_reason == ERROR:
+    if result.finish_reason == FinishReason.ERROR:
         print(f"quorum: error: {result.error}", file=sys.stderr)
         return EXIT_MODEL
     return EXIT_OK

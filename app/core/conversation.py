@@ -19,17 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from app.core.history.database import CorruptHistoryError, HistoryError, quarantine
-from app.core.history.records import CANCELLED as RUN_CANCELLED
-from app.core.history.records import DONE, ERROR, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
-from app.core.inference.engine import (
-    CANCELLED,
-    CONTEXT_FULL,
-    LENGTH,
-    STOP,
-    GenerationResult,
-    Message,
-)
+from app.core.inference.engine import FinishReason, GenerationResult, Message
 from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import SamplingParams
 from app.core.paths import cache_dir
@@ -85,9 +77,9 @@ def open_history() -> tuple[HistoryStore, str | None]:
 
 
 def status_for(finish_reason: str) -> str:
-    if finish_reason in (STOP, LENGTH, CONTEXT_FULL):
-        return DONE
-    return RUN_CANCELLED if finish_reason == CANCELLED else ERROR
+    if finish_reason in (FinishReason.STOP, FinishReason.LENGTH, FinishReason.CONTEXT_FULL):
+        return RunStatus.DONE
+    return RunStatus.CANCELLED if finish_reason == FinishReason.CANCELLED else RunStatus.ERROR
 
 
 class ConversationError(ValueError):
@@ -191,7 +183,7 @@ class Conversation:
             log.warning("could not record the run's outcome: %s", exc)
             error = str(exc)
         self.current = None
-        if record.status == DONE:
+        if record.status == RunStatus.DONE:
             self._turns.append(replace(record))
         self._tell(RunEnded(record, error))
 
@@ -208,7 +200,7 @@ class Conversation:
         record = self.store.get_run(run_id)
         earlier = self.store.conversation(record.conversation_id or -1)
         self.id = record.conversation_id
-        self._turns = [r for r in earlier if r.status == DONE and r.turn <= record.turn]
+        self._turns = [r for r in earlier if r.status == RunStatus.DONE and r.turn <= record.turn]
         return record
 
     def _tell(self, event: ConversationEvent) -> None:
@@ -221,8 +213,13 @@ def finish_single_run(record: RunRecord, clock: RunClock, result: GenerationResu
     so keep what was streamed and call it cancelled)."""
     reasoning = {"tokens": clock.trace_tokens, "seconds": clock.thought_seconds()}
     if result is None:
-        record.status, record.error = RUN_CANCELLED, "Quorum was closed during the run."
-        seconds, seed, tokens, reason = time.monotonic() - clock.started, 0, 0, CANCELLED
+        record.status, record.error = RunStatus.CANCELLED, "Quorum was closed during the run."
+        seconds, seed, tokens, reason = (
+            time.monotonic() - clock.started,
+            0,
+            0,
+            FinishReason.CANCELLED,
+        )
         trace, answer, extracted = clock.trace, clock.answer, None
     else:
         record.status, record.error = status_for(result.finish_reason), result.error

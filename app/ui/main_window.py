@@ -246,7 +246,8 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop)
         self.new_button.clicked.connect(self.new_conversation)
         self.question.textChanged.connect(self._on_question_edited)
-        self.history_panel.message_posted.connect(self._on_history_message)
+        self.history_panel.failed.connect(self._on_history_failed)
+        self.history_panel.exported.connect(self._on_history_exported)
         self.trace_view.toggle.toggled.connect(self._on_trace_toggled)
         session = self.session
         session.history_failed.connect(self.banner.show_message)
@@ -259,7 +260,6 @@ class MainWindow(QMainWindow):
         session.run_started.connect(self._on_run_started)
         for signal in (self.consensus_session.requested, self.consensus_session.refused):
             signal.connect(self._update_actions)
-        # Built after the trace and answer views so its slots run after theirs.
         self.consensus = ConsensusController(
             session, self.consensus_session, self.consensus_options, self.consensus_view,
             self.trace_view,
@@ -282,9 +282,11 @@ class MainWindow(QMainWindow):
         self.history_dock.show()
         self.history_panel.search.setFocus()
 
-    def _on_history_message(self, message: str) -> None:
-        level = "info" if message.startswith("Exported") else "error"
-        self.banner.show_message(message, level)
+    def _on_history_failed(self, message: str) -> None:
+        self.banner.show_message(message, "error")
+
+    def _on_history_exported(self, message: str) -> None:
+        self.banner.show_message(message, "info")
 
     def _on_question_edited(self) -> None:
         if self.question.toPlainText().strip():

@@ -14,7 +14,7 @@ from app.core.conversation import (
     RunEnded,
 )
 from app.core.history.database import HistoryError
-from app.core.history.records import CANCELLED, DONE
+from app.core.history.records import RunStatus
 from app.core.history.store import HistoryStore
 from app.core.inference.cpu_probe import NO_REPACK, ProbeVerdict
 from app.core.inference.requests import ModelDescription
@@ -35,7 +35,7 @@ def conversation(tmp_path: Path, test_model_path: Path) -> Conversation:
     return talk
 
 
-def finished(talk: Conversation, question: str, answer: str, status: str = DONE) -> None:
+def finished(talk: Conversation, question: str, answer: str, status: str = RunStatus.DONE) -> None:
     record = talk.new_record(question, SamplingParams(seed=1), thinking=False)
     talk.begin(record)
     record.status = status
@@ -56,7 +56,7 @@ def test_every_listener_hears_each_run_begun_and_ended(conversation: Conversatio
 
 def test_follow_ups_carry_done_turns_without_reasoning(conversation: Conversation) -> None:
     finished(conversation, "What is 2+2?", "4")
-    finished(conversation, "And 3+3?", "6", status=CANCELLED)  # not a turn to build on
+    finished(conversation, "And 3+3?", "6", status=RunStatus.CANCELLED)  # not a turn to build on
     messages = conversation.messages_for("Times 10?")
     assert messages == [
         {"role": "user", "content": "What is 2+2?"},

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.core.history.describe import describe_run
-from app.core.history.records import CANCELLED, DONE, RunRecord
+from app.core.history.records import RunRecord, RunStatus
 from app.core.history.store import HistoryStore
 from app.core.markdown_text import text_block
 from app.ui.main_window import MainWindow
@@ -78,7 +78,7 @@ def test_ask_streams_and_is_saved_in_history(window: MainWindow, qtbot: QtBot) -
     progress: list[Any] = []
     window.session.progress_made.connect(progress.append)
     record = ask(window, qtbot)
-    assert record.status == DONE
+    assert record.status == RunStatus.DONE
     assert progress, "text streamed before the run finished"
     streamed = "".join(p.answer_delta for p in progress)
     assert streamed == record.answer
@@ -88,7 +88,7 @@ def test_ask_streams_and_is_saved_in_history(window: MainWindow, qtbot: QtBot) -
     assert "tok/s" in window.statusBar().speed_label.text()  # type: ignore[attr-defined]
     assert window.ask_button.isEnabled() and not window.stop_button.isEnabled()
     saved = window.session.store.get_run(record.id or -1)
-    assert saved.status == DONE
+    assert saved.status == RunStatus.DONE
     assert saved.question == SHORT
     assert saved.answer == record.answer
     assert saved.params["seed"] == 7 and saved.params["max_tokens"] == 24
@@ -104,9 +104,9 @@ def test_stop_mid_run_finishes_cancelled_quickly(window: MainWindow, qtbot: QtBo
     with qtbot.waitSignal(window.session.run_finished, timeout=3000) as finished:
         qtbot.keyClick(window.question, Qt.Key.Key_Escape)  # Esc stops
     record: RunRecord = finished.args[0]
-    assert record.status == CANCELLED
+    assert record.status == RunStatus.CANCELLED
     assert record.samples[0].tokens < 4000
-    assert window.session.store.get_run(record.id or -1).status == CANCELLED
+    assert window.session.store.get_run(record.id or -1).status == RunStatus.CANCELLED
 
 
 def test_keyboard_ctrl_enter_asks(window: MainWindow, qtbot: QtBot) -> None:
@@ -252,7 +252,7 @@ def test_closing_mid_run_leaves_no_thread_and_records_the_run(
     assert python_threads(threads_before) == []
     with HistoryStore(db_path) as store:
         runs = store.list_runs()
-        assert [r.status for r in runs] == [CANCELLED]
+        assert [r.status for r in runs] == [RunStatus.CANCELLED]
         assert store.get_run(runs[0].id).samples[0].answer
 
 

@@ -40,6 +40,8 @@ AnswerRule = Literal["boxed", "phrase", "last_number"]
 
 @dataclass(frozen=True)
 class ExtractedAnswer:
+    """A final answer found in a text: the answer, the rule that found it, where it sits."""
+
     text: str
     rule: AnswerRule
     span: tuple[int, int]  # character offsets in the searched text; text == slice
@@ -67,6 +69,18 @@ def extract_answer(text: str) -> ExtractedAnswer | None:
 # -- rule 1: boxes --------------------------------------------------------------------------
 
 _BOX_OPEN_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
+
+
+def final_answer_span(answer: str, extracted: str | None) -> tuple[int, int] | None:
+    """Where a stored final answer sits in its stored answer text, if anywhere (what the
+    answer pane highlights)."""
+    if not extracted:
+        return None
+    found = extract_answer(answer)
+    if found is not None and found.text == extracted:
+        return found.span
+    start = answer.rfind(extracted)  # extracted by another Quorum version
+    return (start, start + len(extracted)) if start >= 0 else None
 
 
 def _closing_brace(text: str, start: int, end: int) -> int:

@@ -37,6 +37,8 @@ _MAX_CACHED_PAIRS = 20_000
 
 @dataclass
 class AnswerGroup:
+    """Samples whose answers are the same answer (exactly, in form, or mathematically)."""
+
     key: str  # canonical form of the representative; unique among one grouper's groups
     label: str  # display form: the first answer seen, as written (or NO_ANSWER)
     members: list[int] = field(default_factory=list)  # sample indices, in order of arrival

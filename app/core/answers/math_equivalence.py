@@ -36,6 +36,8 @@ _START_TIMEOUT_S = 30.0
 
 
 class Verdict(enum.Enum):
+    """What the math-verify helper said about two answers."""
+
     EQUAL = "equal"
     DIFFERENT = "different"
     TIMED_OUT = "timed out"  # the helper overran and was killed

@@ -13,9 +13,10 @@ logits, whether it started at the beginning or was refilled halfway through.
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,15 +34,7 @@ from app.core.inference.backend import (
     new_context,
     utf8_decoder,
 )
-from app.core.inference.engine import (
-    CANCELLED,
-    CONTEXT_FULL,
-    ERROR,
-    LENGTH,
-    SLOW_STEP_S,
-    STOP,
-    GenerationResult,
-)
+from app.core.inference.engine import SLOW_STEP_S, FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
 
@@ -63,12 +56,16 @@ class BatchStep:
 
 @dataclass(frozen=True)
 class SampleFinished:
+    """One sample ended (stop, length or a full context); its slot takes the next one."""
+
     index: int
     result: GenerationResult
 
 
 @dataclass(frozen=True)
 class BatchFinished:
+    """The batch ended: every sample done, stopped early, cancelled, or failed (error)."""
+
     results: list[GenerationResult | None]  # by sample index; None: never finished
     stopped_early: bool
     cancelled: bool
@@ -82,6 +79,8 @@ BatchEvent = BatchStep | SampleFinished | BatchFinished
 
 @dataclass
 class _Slot:
+    """One KV-cache sequence and the sample decoding in it."""
+
     seq_id: int
     index: int
     chain: SamplerChain
@@ -94,7 +93,9 @@ class _Slot:
     next_token: int = 0
     pos: int = 0
 
-    def result(self, prompt_tokens: int, reason: str, thinking: bool | None) -> GenerationResult:
+    def result(
+        self, prompt_tokens: int, reason: FinishReason, thinking: bool | None
+    ) -> GenerationResult:
         self.splitter.feed(self.decoder.decode(b"", final=True))
         self.splitter.finish()
         ttft = self.first_token_at - self.started if self.first_token_at else None
@@ -109,6 +110,89 @@ class _Slot:
             finish_reason=reason,
             sampling=self.sampling,
             thinking=thinking,
+        )
+
+
+class _Ending(enum.Enum):
+    """How a batch run ended, for BatchFinished's flags."""
+
+    COMPLETE = "complete"  # every sample finished
+    STOPPED_EARLY = "stopped_early"  # should_stop said the rest cannot change the outcome
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # llama_decode returned an error
+
+
+@dataclass
+class _BatchRun:
+    """The state of one BatchSampler.run call: the samples in flight and those done."""
+
+    prompt: Sequence[int]
+    sampling: SamplingParams
+    seeds: Sequence[int]
+    holder: int  # the sequence that keeps the shared prompt
+    n_vocab: int
+    starts_in_trace: bool
+    thinking: bool | None
+    results: list[GenerationResult | None]
+    free_seqs: list[int]
+    memory: Any = None
+    slots: dict[int, _Slot] = field(default_factory=dict)
+    next_index: int = 0  # the next sample to start
+    tokens: int = 0  # completion tokens, all samples together
+    error: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def n_prompt(self) -> int:
+        return len(self.prompt)
+
+    def fill(self) -> None:
+        """Start the next samples in the free slots, each from a copy of the shared prompt."""
+        while self.free_seqs and self.next_index < len(self.seeds):
+            seq = self.free_seqs.pop()
+            if self.n_prompt > 1:
+                llama.llama_memory_seq_cp(self.memory, self.holder, seq, -1, -1)
+            seed = self.seeds[self.next_index]
+            params = replace(self.sampling, seed=seed)
+            self.slots[seq] = _Slot(
+                seq,
+                self.next_index,
+                SamplerChain(params, seed, self.n_vocab),
+                params,
+                ReasoningSplitter(starts_in_trace=self.starts_in_trace),
+                next_token=self.prompt[-1],
+                pos=self.n_prompt - 1,
+            )
+            self.next_index += 1
+
+    def retire(self, slot: _Slot, reason: FinishReason) -> GenerationResult:
+        """Record the slot's finished sample and free its sequence for the next one."""
+        result = slot.result(self.n_prompt, reason, self.thinking)
+        self.results[slot.index] = result
+        slot.chain.close()
+        del self.slots[slot.seq_id]
+        llama.llama_memory_seq_rm(self.memory, slot.seq_id, -1, -1)
+        self.free_seqs.append(slot.seq_id)
+        return result
+
+    def drop_all(self) -> None:
+        """Abandon the samples still in flight (they stay unfinished: None in results)."""
+        for slot in self.slots.values():
+            slot.chain.close()
+        self.slots.clear()
+
+    def progress(self) -> BatchStep:
+        finished = sum(r is not None for r in self.results)
+        return BatchStep(len(self.slots), finished, len(self.seeds), self.tokens)
+
+    def finished(self, ending: _Ending) -> BatchFinished:
+        return BatchFinished(
+            self.results,
+            stopped_early=ending is _Ending.STOPPED_EARLY,
+            cancelled=ending is _Ending.CANCELLED,
+            seconds=time.perf_counter() - self.started,
+            tokens=self.tokens,
+            error=self.error if ending is _Ending.FAILED else None,
         )
 
 
@@ -137,9 +221,17 @@ class BatchSampler:
     ) -> Iterator[BatchEvent]:
         """Decode ``len(seeds)`` samples; ``should_stop`` is asked after each one finishes."""
         self._cancel.clear()
-        started = time.perf_counter()
-        total = len(seeds)
-        holder = plan.parallel  # the sequence that keeps the shared prompt
+        run = _BatchRun(
+            prompt=prompt_tokens,
+            sampling=sampling,
+            seeds=seeds,
+            holder=plan.parallel,
+            n_vocab=int(llama.llama_vocab_n_tokens(self.model.vocab)),
+            starts_in_trace=starts_in_trace,
+            thinking=thinking,
+            results=[None] * len(seeds),
+            free_seqs=list(range(plan.parallel - 1, -1, -1)),
+        )
         ctx = new_context(
             self.model,
             ContextSpec(
@@ -152,93 +244,58 @@ class BatchSampler:
         )
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
         abort = AbortSwitch(ctx, self._cancel.is_set)
-        results: list[GenerationResult | None] = [None] * total
-        slots: dict[int, _Slot] = {}
-        n_vocab = int(llama.llama_vocab_n_tokens(self.model.vocab))
-        n_prompt = len(prompt_tokens)
-        stopped_early = False
-        tokens_total = 0
         try:
-            memory = llama.llama_get_memory(ctx)
+            run.memory = llama.llama_get_memory(ctx)
             abort.set(True)
-            if not self._decode_prompt(ctx, batch, prompt_tokens[:-1], holder):
-                yield self._finished(results, False, True, started, 0)
+            if not self._decode_prompt(ctx, batch, prompt_tokens[:-1], run.holder):
+                yield run.finished(_Ending.CANCELLED)
                 return
-            next_index = 0
-            free_seqs = list(range(plan.parallel - 1, -1, -1))
-
-            def fill() -> None:
-                nonlocal next_index
-                while free_seqs and next_index < total:
-                    seq = free_seqs.pop()
-                    if n_prompt > 1:
-                        llama.llama_memory_seq_cp(memory, holder, seq, -1, -1)
-                    params = replace(sampling, seed=seeds[next_index])
-                    slots[seq] = _Slot(
-                        seq,
-                        next_index,
-                        SamplerChain(params, seeds[next_index], n_vocab),
-                        params,
-                        ReasoningSplitter(starts_in_trace=starts_in_trace),
-                        next_token=prompt_tokens[-1],
-                        pos=n_prompt - 1,
-                    )
-                    next_index += 1
-
-            fill()
-            while slots:
-                order = list(slots.values())
-                self._load_batch(batch, order)
-                step_started = time.perf_counter()
-                rc = int(llama.llama_decode(ctx, batch))
-                abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
-                if rc != 0 or self._cancel.is_set():
-                    stop_reason = CANCELLED if rc == 2 or self._cancel.is_set() else ERROR
-                    for slot in order:
-                        slot.chain.close()
-                    slots.clear()
-                    yield self._finished(
-                        results,
-                        False,
-                        stop_reason == CANCELLED,
-                        started,
-                        tokens_total,
-                        error=None if stop_reason == CANCELLED else f"llama_decode returned {rc}",
-                    )
+            run.fill()
+            while run.slots:
+                ending = yield from self._step(ctx, batch, abort, run, should_stop)
+                if ending is not None:
+                    yield run.finished(ending)
                     return
-                for i, slot in enumerate(order):
-                    before = slot.tokens
-                    reason = self._advance(ctx, slot, i, n_prompt)
-                    tokens_total += slot.tokens - before
-                    if reason is None:
-                        continue
-                    result = slot.result(n_prompt, reason, thinking)
-                    results[slot.index] = result
-                    slot.chain.close()
-                    del slots[slot.seq_id]
-                    llama.llama_memory_seq_rm(memory, slot.seq_id, -1, -1)
-                    free_seqs.append(slot.seq_id)
-                    yield SampleFinished(slot.index, result)
-                    if should_stop is not None and should_stop():
-                        # Slots later in this step are dropped unfinished: the decision
-                        # was made on the samples finished so far.
-                        stopped_early = True
-                        break
-                if stopped_early:
-                    for slot in slots.values():
-                        slot.chain.close()
-                    slots.clear()
-                    break
-                fill()
-                yield BatchStep(
-                    len(slots), sum(r is not None for r in results), total, tokens_total
-                )
-            yield self._finished(results, stopped_early, False, started, tokens_total)
+                run.fill()
+                yield run.progress()
+            yield run.finished(_Ending.COMPLETE)
         finally:
-            for slot in slots.values():
-                slot.chain.close()
+            run.drop_all()
             llama.llama_batch_free(batch)
             free_context(ctx)
+
+    def _step(
+        self,
+        ctx: Any,
+        batch: Any,
+        abort: AbortSwitch,
+        run: _BatchRun,
+        should_stop: Callable[[], bool] | None,
+    ) -> Generator[SampleFinished, None, _Ending | None]:
+        """Decode one token of every sample in flight; how the run ended, if it did."""
+        order = list(run.slots.values())
+        self._load_batch(batch, order)
+        step_started = time.perf_counter()
+        rc = int(llama.llama_decode(ctx, batch))
+        abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
+        cancelled = rc == 2 or self._cancel.is_set()
+        if rc != 0 or cancelled:
+            run.drop_all()
+            if cancelled:
+                return _Ending.CANCELLED
+            run.error = f"llama_decode returned {rc}"
+            return _Ending.FAILED
+        for i, slot in enumerate(order):
+            reason = self._advance(ctx, slot, i, run)
+            if reason is None:
+                continue
+            yield SampleFinished(slot.index, run.retire(slot, reason))
+            if should_stop is not None and should_stop():
+                # Slots later in this step are dropped unfinished: the decision was made
+                # on the samples finished so far.
+                run.drop_all()
+                return _Ending.STOPPED_EARLY
+        return None
 
     def _decode_prompt(self, ctx: Any, batch: Any, tokens: Sequence[int], seq: int) -> bool:
         step = max(512, int(llama.llama_n_batch(ctx)))
@@ -267,32 +324,22 @@ class BatchSampler:
             self._put(batch, i, slot.next_token, slot.pos, slot.seq_id, True)
         batch.n_tokens = len(order)
 
-    def _advance(self, ctx: Any, slot: _Slot, batch_index: int, n_prompt: int) -> str | None:
+    def _advance(
+        self, ctx: Any, slot: _Slot, batch_index: int, run: _BatchRun
+    ) -> FinishReason | None:
         """Sample the slot's next token; return a finish reason when its sample ends."""
         token = slot.chain.sample(ctx, batch_index)
         if self.model.is_eog(token):
-            return STOP
+            return FinishReason.STOP
         slot.tokens += 1
+        run.tokens += 1
         if slot.first_token_at is None:
             slot.first_token_at = time.perf_counter()
         slot.splitter.feed(slot.decoder.decode(self.model.piece(token)))
         slot.next_token = token
         slot.pos += 1
         if slot.tokens >= slot.sampling.max_tokens:
-            return LENGTH
-        if slot.pos + 1 >= n_prompt + slot.sampling.max_tokens + 1:
-            return CONTEXT_FULL
+            return FinishReason.LENGTH
+        if slot.pos + 1 >= run.n_prompt + slot.sampling.max_tokens + 1:
+            return FinishReason.CONTEXT_FULL
         return None
-
-    @staticmethod
-    def _finished(
-        results: list[GenerationResult | None],
-        early: bool,
-        cancelled: bool,
-        started: float,
-        tokens: int,
-        error: str | None = None,
-    ) -> BatchFinished:
-        return BatchFinished(
-            results, early, cancelled, time.perf_counter() - started, tokens, error
-        )

@@ -42,6 +42,8 @@ def kv_bytes_per_token(info: GGUFInfo) -> int:
 
 @dataclass(frozen=True)
 class ConsensusPlan:
+    """How a consensus run will use memory: slots side by side, context and KV size."""
+
     samples: int
     parallel: int  # slots decoded side by side
     tokens_per_sample: int  # prompt + max tokens

@@ -26,7 +26,7 @@ from app.core.consensus.report import (
 from app.core.consensus.runner import ConsensusReport
 from app.core.consensus.stats import ConsensusStats
 from app.core.consensus.summary import consensus_json
-from app.core.history.records import CANCELLED, ERROR, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.inference.sampling import SamplingParams
 
 # Keys of RunRecord.consensus beyond the consensus figures themselves.
@@ -39,6 +39,7 @@ _RUNTIME_PARAMS = (("n_ctx", "n_ctx"), ("n_threads", "threads"), ("n_gpu_layers"
                    ("n_batch", "n_batch"))  # fmt: skip
 _SAMPLING_FIELDS = tuple(SamplingParams.__dataclass_fields__)
 _SAMPLE_EXTRAS = ("prompt_tokens", "time_to_first_token", "error")
+_MAJORITY_CHARS = 80  # an answer group's label is model text: a sentence, at times
 
 
 def consensus_to_record(data: dict[str, Any], conversation_id: int | None = None) -> RunRecord:
@@ -71,14 +72,22 @@ def consensus_to_record(data: dict[str, Any], conversation_id: int | None = None
     )  # fmt: skip
 
 
-def is_consensus_record(record: RunRecord) -> bool:
+def is_consensus_run(record: RunRecord) -> bool:
+    """Asked as consensus (its params name the samples: true from the moment it starts)
+    or saved with consensus figures (a record from before the params said so)."""
+    return bool(record.consensus) or "samples" in record.params
+
+
+def has_consensus_report(record: RunRecord) -> bool:
+    """Saved with the full report (plan, timings, environment), so the report data can be
+    rebuilt from it (record_to_report_data) and exported. Implies is_consensus_run."""
     return isinstance(record.consensus, dict) and "report_version" in record.consensus
 
 
 def record_to_report_data(record: RunRecord) -> dict[str, Any]:
     """The report data a consensus RunRecord was saved from. Raises ValueError for a run
     that is not a consensus run, or whose saved figures are damaged."""
-    if not is_consensus_record(record):
+    if not has_consensus_report(record):
         raise ValueError("this run is not a consensus run (it has no consensus report)")
     saved: dict[str, Any] = dict(record.consensus or {})
     try:
@@ -145,7 +154,7 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
             source.stats, samples, len(source.samples), source.plan, outcome, None
         )
     if isinstance(source, RunRecord):
-        if is_consensus_record(source):
+        if has_consensus_report(source):
             return snapshot_of(record_to_report_data(source))
         if not source.consensus:
             raise ValueError("this run is not a consensus run")
@@ -172,12 +181,29 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
     raise TypeError(f"cannot read a {type(source).__name__} as a consensus run")
 
 
+def majority_text(consensus: dict[str, Any] | None) -> str:
+    """The line over a consensus run's answer: majority, agreement and any note
+    (temperature 0, ties), from its consensus_json figures; "" if they are unreadable."""
+    try:
+        stats = stats_from_dict(consensus or {})
+    except ValueError:
+        return ""
+    if stats.n == 0:
+        return "No sample finished."
+    majority = " ".join((stats.majority or "no readable answer").split())
+    if len(majority) > _MAJORITY_CHARS:
+        majority = majority[: _MAJORITY_CHARS - 1] + "…"
+    text = f"Majority: {majority} · agreement {stats.agreement:.0%} "
+    text += f"({stats.majority_count} of {stats.n})"
+    return f"{text} · {stats.note}" if stats.note else text
+
+
 def outcome_text(consensus: dict[str, Any], status: str, error: str | None) -> str:
     """One sentence on how the run ended, from its consensus_json figures."""
     n, requested = consensus.get("n", 0), consensus.get("requested", 0)
-    if status == ERROR or error:
+    if status == RunStatus.ERROR or error:
         return f"Stopped by an error after {n} of {requested} samples: {error or 'unknown'}"
-    if status == CANCELLED or consensus.get("cancelled"):
+    if status == RunStatus.CANCELLED or consensus.get("cancelled"):
         return f"Cancelled: {n} of {requested} samples finished and kept."
     if consensus.get("stopped_early"):
         reason = consensus.get("early_stop_reason")

@@ -21,7 +21,7 @@ from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.runner import ConsensusReport
 from app.core.consensus.stats import ConsensusStats
 from app.core.consensus.summary import consensus_json
-from app.core.history.records import CANCELLED, DONE, ERROR, SampleRecord
+from app.core.history.records import RunStatus, SampleRecord
 from app.core.inference.engine import GenerationResult
 from app.core.inference.sampling import RuntimeParams
 from app.core.models.gguf import GGUFInfo
@@ -34,8 +34,8 @@ FORMAT_VERSION = 1
 def run_status(report: ConsensusReport) -> str:
     """The history status of a finished run: error, cancelled or done."""
     if report.error:
-        return ERROR
-    return CANCELLED if report.cancelled else DONE
+        return RunStatus.ERROR
+    return RunStatus.CANCELLED if report.cancelled else RunStatus.DONE
 
 
 def build_report(

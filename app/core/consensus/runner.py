@@ -34,6 +34,8 @@ class ConsensusError(ValueError):
 
 @dataclass(frozen=True)
 class ConsensusRequest:
+    """One question to ask N times, and how (sampling, thinking, early stop, memory)."""
+
     messages: Sequence[Message]
     sampling: SamplingParams
     samples: int
@@ -48,6 +50,8 @@ class ConsensusRequest:
 
 @dataclass(frozen=True)
 class ConsensusStarted:
+    """The run is planned and its prompt evaluated; the samples start."""
+
     plan: ConsensusPlan
     seeds: list[int]
     prompt_tokens: int
@@ -65,6 +69,8 @@ class ConsensusSample:
 
 @dataclass(frozen=True)
 class ConsensusProgress:
+    """After a decode step: samples in flight, finished, asked for, and tokens so far."""
+
     active: int
     finished: int
     total: int
@@ -73,6 +79,8 @@ class ConsensusProgress:
 
 @dataclass(frozen=True)
 class ConsensusReport:
+    """A finished run: every sample by index, its groups and statistics, how it ended."""
+
     samples: list[GenerationResult | None]  # by index; None: not finished (stopped early)
     groups: dict[int, str]  # sample index -> group label
     stats: ConsensusStats
@@ -99,6 +107,8 @@ class ConsensusReport:
 
 @dataclass(frozen=True)
 class ConsensusFinished:
+    """The run ended (done, stopped early, cancelled or failed); the report says which."""
+
     report: ConsensusReport
 
 
@@ -107,6 +117,8 @@ ConsensusEvent = ConsensusStarted | ConsensusSample | ConsensusProgress | Consen
 
 @dataclass
 class _Tally:
+    """Groups the answers as samples finish, and remembers each sample's group label."""
+
     grouper: AnswerGrouper = field(default_factory=AnswerGrouper)
     labels: dict[int, str] = field(default_factory=dict)
 

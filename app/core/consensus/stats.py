@@ -64,6 +64,8 @@ def miller_madow_bits(counts: Sequence[int]) -> float:
 
 @dataclass(frozen=True)
 class ConsensusStats:
+    """How much the samples agree: majority, agreement with its interval, entropy, groups."""
+
     n: int  # samples counted, the no-answer ones included
     majority: str | None  # label of the largest answer group; None if n == 0 or no-answer leads
     majority_count: int  # size of the largest group (the no-answer bucket when it leads)

@@ -1,10 +1,11 @@
-"""One line that says how a run was made: model, outcome, speed and every parameter."""
+"""Runs in words: how a run was made (model, outcome, speed, every parameter), a history
+row's two lines, and a sample's label."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from app.core.history.records import RunRecord
+from app.core.history.records import RunRecord, RunStatus, RunSummary, SampleRecord
 
 _PARAM_LABELS = (
     ("temperature", "T"), ("top_p", "top-p"), ("top_k", "top-k"), ("min_p", "min-p"),
@@ -35,3 +36,16 @@ def describe_run(record: RunRecord) -> str:
     if isinstance(config, dict) and config.get("name"):
         parts.append(f"llama.cpp {config['name']}")
     return " · ".join(parts)
+
+
+def describe_summary(summary: RunSummary) -> str:
+    """A history row: the question, then when, which model, any status but done, the answer."""
+    when = datetime.fromtimestamp(summary.created_at).strftime("%Y-%m-%d %H:%M")
+    status = "" if summary.status == RunStatus.DONE else f" · {summary.status}"
+    answer = f" → {summary.answer}" if summary.answer else ""
+    return f"{summary.question}\n{when} · {summary.model_name}{status}{answer}"
+
+
+def sample_label(sample: SampleRecord) -> str:
+    """How the panes name one sample of a consensus run."""
+    return f"Sample {sample.index} (seed {sample.seed})"

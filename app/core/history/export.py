@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,12 @@ from app.core.markdown_text import code_span, fenced, inline, table, text_block
 
 JSON_FORMAT = "quorum.run"
 JSON_FORMAT_VERSION = 1
+
+
+def export_filename(question: str, run_id: int, suffix: str) -> str:
+    """A file name for an exported run: its id and the question's first words."""
+    words = re.sub(r"[^\w]+", "-", question.lower()).strip("-")[:40].rstrip("-")
+    return f"quorum-run-{run_id}{'-' + words if words else ''}{suffix}"
 
 
 def run_to_dict(run: RunRecord) -> dict[str, Any]:

@@ -5,19 +5,24 @@ Plain dataclasses shared by the store, the exporters, the CLI and the GUI.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-RUNNING, DONE, CANCELLED, ERROR, INTERRUPTED = (
-    "running",
-    "done",
-    "cancelled",
-    "error",
-    "interrupted",
-)
-FINAL_STATUSES = (DONE, CANCELLED, ERROR)
+
+class RunStatus(enum.StrEnum):
+    """Where a run stands, as stored in the history (values are the stored text)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"  # Quorum stopped while it ran (found at the next start)
+
+
+FINAL_STATUSES = (RunStatus.DONE, RunStatus.CANCELLED, RunStatus.ERROR)
 _SNIPPET_CHARS = 200
 
 
@@ -56,7 +61,7 @@ class RunRecord:
     params: dict[str, Any]
     samples: list[SampleRecord] = field(default_factory=list)
     consensus: dict[str, Any] | None = None
-    status: str = RUNNING
+    status: str = RunStatus.RUNNING
     error: str | None = None
     seconds: float = 0.0
     time_to_first_token: float | None = None

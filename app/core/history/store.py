@@ -36,9 +36,8 @@ from app.core.history.database import (
 )
 from app.core.history.records import (
     FINAL_STATUSES,
-    INTERRUPTED,
-    RUNNING,
     RunRecord,
+    RunStatus,
     RunSummary,
     SampleRecord,
     answer_snippet,
@@ -84,7 +83,7 @@ class HistoryStore:
                 sync_search_index(conn, self._fts)
                 conn.execute(
                     "UPDATE runs SET status = ?, error = COALESCE(error, ?) WHERE status = ?",
-                    (INTERRUPTED, INTERRUPTED_MESSAGE, RUNNING),
+                    (RunStatus.INTERRUPTED, INTERRUPTED_MESSAGE, RunStatus.RUNNING),
                 )
         except BaseException:
             self.close()
@@ -99,7 +98,8 @@ class HistoryStore:
         params = dump_json(run.params, "params")
         with self._tx(write=True) as conn:
             run_id, conversation_id, turn = self._insert_run(conn, run, params)
-        run.id, run.conversation_id, run.turn, run.status = run_id, conversation_id, turn, RUNNING
+        run.id, run.conversation_id, run.turn = run_id, conversation_id, turn
+        run.status = RunStatus.RUNNING
         return run_id
 
     def finish_run(self, run: RunRecord) -> None:
@@ -243,7 +243,7 @@ class HistoryStore:
             f"INSERT INTO runs ({_RUN_COLUMNS}, n_samples, answer_snippet)"
             " VALUES (NULL,?,?,?,?,?,?,?,?,NULL,?,NULL,?,?,0,'')",
             (conversation_id, turn, run.created_at, run.question, run.model_name, run.model_path,
-             run.model_sha256, params, RUNNING, run.seconds, run.time_to_first_token),
+             run.model_sha256, params, RunStatus.RUNNING, run.seconds, run.time_to_first_token),
         )  # fmt: skip
         run_id = int(cursor.lastrowid or 0)
         index_run(conn, self._fts, run_id, run.question, [])

@@ -8,6 +8,7 @@ prompt evaluation, and leaves the engine ready for the next question.
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -34,13 +35,18 @@ from app.core.inference.reasoning import Channel, ReasoningSplitter, template_op
 from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
 from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
 
-# Finish reasons, as recorded in history and printed by the CLI.
-STOP = "stop"  # the model ended its answer
-LENGTH = "length"  # max tokens reached
-CONTEXT_FULL = "context_full"  # generation filled the context window
-PROMPT_TOO_LONG = "prompt_too_long"  # the question does not fit the context window
-CANCELLED = "cancelled"
-ERROR = "error"
+
+class FinishReason(enum.StrEnum):
+    """Why a generation ended, as recorded in history and printed by the CLI (the values
+    are the stored and JSON text, so they never change)."""
+
+    STOP = "stop"  # the model ended its answer
+    LENGTH = "length"  # max tokens reached
+    CONTEXT_FULL = "context_full"  # generation filled the context window
+    PROMPT_TOO_LONG = "prompt_too_long"  # the question does not fit the context window
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
 
 # A decode step slower than this gets the abort callback, so cancel stays prompt
 # even on big models; faster steps are cancelled between tokens at no cost.
@@ -55,12 +61,16 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class PromptEvaluated:
+    """The prompt is in the KV cache: how many tokens, and the seconds it took."""
+
     prompt_tokens: int
     seconds: float
 
 
 @dataclass(frozen=True)
 class TextChunk:
+    """New text for one pane (trace or answer), and the completion tokens so far."""
+
     channel: Channel
     text: str
     completion_tokens: int
@@ -68,6 +78,8 @@ class TextChunk:
 
 @dataclass(frozen=True)
 class GenerationResult:
+    """One finished sample: its text split in two, its answer, counts, timing and why it ended."""
+
     trace: str
     answer: str
     extracted: ExtractedAnswer | None
@@ -75,7 +87,7 @@ class GenerationResult:
     completion_tokens: int
     seconds: float
     time_to_first_token: float | None
-    finish_reason: str
+    finish_reason: FinishReason
     sampling: SamplingParams
     thinking: bool | None
     error: str | None = None
@@ -91,6 +103,8 @@ class GenerationResult:
 
 @dataclass(frozen=True)
 class Finished:
+    """The last event of every generate() call, whatever the ending."""
+
     result: GenerationResult
 
 
@@ -109,7 +123,7 @@ class _Run:
     first_token_at: float | None = None
 
     def result(
-        self, splitter: ReasoningSplitter, reason: str, error: str | None = None
+        self, splitter: ReasoningSplitter, reason: FinishReason, error: str | None = None
     ) -> GenerationResult:
         ttft = self.first_token_at - self.started if self.first_token_at else None
         answer = splitter.answer
@@ -154,6 +168,12 @@ def load_model_file(
 
 
 class Engine:
+    """One model loaded in llama.cpp, answering one question at a time as a stream of events.
+
+    Build it (the GGUF is checked, then tried in a probe child), call ``generate`` from one
+    thread, ``cancel`` from any; ``close`` frees the model.
+    """
+
     def __init__(self, model_path: str | Path, runtime: RuntimeParams | None = None) -> None:
         self.runtime = runtime or RuntimeParams()
         self.info, self.model, self.llama_config = load_model_file(
@@ -219,7 +239,7 @@ class Engine:
             yield Finished(
                 run.result(
                     splitter,
-                    PROMPT_TOO_LONG,
+                    FinishReason.PROMPT_TOO_LONG,
                     (
                         f"The conversation is {len(tokens)} tokens but the context holds "
                         f"{self.n_ctx}; "
@@ -236,16 +256,16 @@ class Engine:
         yield PromptEvaluated(len(tokens), time.perf_counter() - run.started)
         yield from self._sample_loop(run, splitter, len(tokens))
 
-    def _evaluate_prompt(self, tokens: list[int]) -> str | None:
+    def _evaluate_prompt(self, tokens: list[int]) -> FinishReason | None:
         self._abort.set(True)
         step = self.runtime.n_batch
         for start in range(0, len(tokens), step):
             chunk = tokens[start : start + step]
             rc = self._decode(chunk)
             if self._cancel.is_set() or rc == 2:
-                return CANCELLED
+                return FinishReason.CANCELLED
             if rc != 0:
-                return ERROR
+                return FinishReason.ERROR
         return None
 
     def _decode(self, tokens: list[int]) -> int:
@@ -259,11 +279,11 @@ class Engine:
         decoder = utf8_decoder()
         one = (llama.llama_token * 1)()
         batch = llama.llama_batch_get_one(one, 1)
-        reason = STOP
+        reason = FinishReason.STOP
         try:
             while True:
                 if self._cancel.is_set():
-                    reason = CANCELLED
+                    reason = FinishReason.CANCELLED
                     break
                 token = chain.sample(self._ctx, -1)
                 if self.model.is_eog(token):
@@ -274,17 +294,21 @@ class Engine:
                 for channel, text in splitter.feed(decoder.decode(self.model.piece(token))):
                     yield TextChunk(channel, text, run.completion_tokens)
                 if run.completion_tokens >= run.sampling.max_tokens:
-                    reason = LENGTH
+                    reason = FinishReason.LENGTH
                     break
                 if n_past >= self.n_ctx:
-                    reason = CONTEXT_FULL
+                    reason = FinishReason.CONTEXT_FULL
                     break
                 one[0] = token
                 step_started = time.perf_counter()
                 rc = int(llama.llama_decode(self._ctx, batch))
                 n_past += 1
                 if rc != 0:
-                    reason = CANCELLED if rc == 2 or self._cancel.is_set() else ERROR
+                    reason = (
+                        FinishReason.CANCELLED
+                        if rc == 2 or self._cancel.is_set()
+                        else FinishReason.ERROR
+                    )
                     break
                 self._abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
         finally:
@@ -296,8 +320,8 @@ class Engine:
     def _n_vocab(self) -> int:
         return int(llama.llama_vocab_n_tokens(self.model.vocab))
 
-    def _error_text(self, reason: str) -> str | None:
-        if reason == ERROR:
+    def _error_text(self, reason: FinishReason) -> str | None:
+        if reason == FinishReason.ERROR:
             return "llama.cpp failed while decoding; see the log for details"
         return None
 

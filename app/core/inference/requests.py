@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.inference.cpu_probe import ProbeVerdict
-from app.core.inference.engine import GenerationResult, Message
+from app.core.inference.engine import FinishReason, GenerationResult, Message
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.models.gguf import GGUFInfo
 
@@ -44,7 +44,9 @@ class GenerationRequest:
     thinking: bool | None
 
 
-def failed_result(request: GenerationRequest, reason: str, error: str | None) -> GenerationResult:
+def failed_result(
+    request: GenerationRequest, reason: FinishReason, error: str | None
+) -> GenerationResult:
     """A result for a run that never reached the engine (cancelled first, or it raised)."""
     return GenerationResult(
         trace="", answer="", extracted=None, prompt_tokens=0, completion_tokens=0,

@@ -40,6 +40,8 @@ PNG_MAX_ROWS = 20  # more groups than this are summed up in one "… more" line
 
 @dataclass(frozen=True)
 class ChartColours:
+    """The colours of the chart that are not a group's (from the palette in use)."""
+
     text: QColor
     track: QColor  # the unfilled part of each bar
     selected: QColor  # background of the selected row
@@ -80,7 +82,11 @@ def paint_group_bars(
 
 
 class GroupBarChart(QWidget):
-    """The live chart. Emits group_clicked(label) when a bar's row is clicked."""
+    """The live chart: one bar per answer group, largest first, coloured by group.
+
+    Signals:
+        group_clicked(str): a bar's row was clicked; the payload is the group's label.
+    """
 
     group_clicked = Signal(str)
 

@@ -22,6 +22,8 @@ _NAME_CHARS = 40
 
 @dataclass(frozen=True)
 class ConsensusFiles:
+    """The three files one consensus export writes side by side."""
+
     json: Path
     markdown: Path
     chart: Path

@@ -48,7 +48,11 @@ def describe_entropy(stats: ConsensusStats) -> str:
 
 
 class ConsensusFigures(QWidget):
-    """Emits help_requested when the "?" button is pressed."""
+    """The figures of a consensus run: plan, progress, majority, agreement, entropy, outcome.
+
+    Signals:
+        help_requested(): the "?" button was pressed (the view opens the help).
+    """
 
     help_requested = Signal()
 

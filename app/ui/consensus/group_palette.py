@@ -21,6 +21,8 @@ _GOLDEN_RATIO = 0.618033988749895
 
 
 class GroupPalette:
+    """One colour per answer group, shared by the chart, the chips and the PNG export."""
+
     def __init__(self) -> None:
         self._assigned: dict[str, QColor] = {}
 

@@ -21,7 +21,13 @@ EARLY_STOP_CHOICES = (
 
 
 class ConsensusOptions(QWidget):
-    toggled = Signal(bool)  # consensus switched on or off
+    """The consensus switch beside Ask: on or off, how many samples, which early stop.
+
+    Signals:
+        toggled(bool): consensus was switched on (True) or off (False).
+    """
+
+    toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -28,7 +28,12 @@ MARGIN = 2
 
 
 class SampleChipStrip(QWidget):
-    """Emits sample_clicked(index) when a finished sample's chip is clicked."""
+    """One chip per sample asked for, coloured by its group once it has finished.
+
+    Signals:
+        sample_clicked(int): a finished sample's chip was clicked; the payload is the
+            sample's index.
+    """
 
     sample_clicked = Signal(int)
 

@@ -30,7 +30,11 @@ def _plain_label(parent: QWidget) -> QLabel:
 
 
 class GroupSamplesList(QWidget):
-    """A table of one group's samples. Emits sample_chosen(index) when a row is selected."""
+    """A table of one group's samples.
+
+    Signals:
+        sample_chosen(int): a row was selected; the payload is the sample's index.
+    """
 
     sample_chosen = Signal(int)
 

@@ -24,7 +24,7 @@ from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES, ConsensusReport,
 from app.core.consensus.stats import StopMode
 from app.core.consensus.summary import consensus_json
 from app.core.conversation import Conversation, ConversationError
-from app.core.history.records import CANCELLED, RunRecord
+from app.core.history.records import RunRecord, RunStatus
 from app.core.inference.sampling import SamplingParams
 from app.ui.conversation.worker import InferenceThread
 
@@ -106,7 +106,7 @@ class ConsensusSession(QObject):
         self.conversation.pending = None
         if record is None or not self._running:
             return
-        record.status, record.error = CANCELLED, "Quorum was closed during the run."
+        record.status, record.error = RunStatus.CANCELLED, "Quorum was closed during the run."
         self._running = False
         self.conversation.end(record)
 

@@ -19,6 +19,8 @@ def stats_help_html() -> str:
 
 
 class StatsHelpDialog(QDialog):
+    """How to read the consensus figures, in a dialog of its own."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("How to read the consensus figures")

@@ -47,8 +47,17 @@ from app.ui.consensus.stats_help import StatsHelpDialog
 
 
 class ConsensusView(QWidget):
-    sample_selected = Signal(int)  # a sample was chosen (bar list, chip, or select_sample)
-    group_selected = Signal(str)  # a group's samples were listed (bar click or select_group)
+    """The consensus panel: figures, chart, sample chips, a group's samples, one sample.
+
+    Signals:
+        sample_selected(int): a sample was chosen (bar list, chip, or select_sample); the
+            payload is its index.
+        group_selected(str): a group's samples were listed (bar click or select_group);
+            the payload is the group's label.
+    """
+
+    sample_selected = Signal(int)
+    group_selected = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -4,6 +4,11 @@ While the answer streams, re-rendering the whole Markdown on every chunk would c
 more and more per chunk (quadratic over a long answer), so renders are spaced by a
 timer whose interval grows with the last render's cost. The finished answer is always
 rendered once more, with the extracted final answer marked.
+
+A consensus run shows one sample: the majority's, with the majority and agreement above
+it, when the run finishes or is reopened (the pane decides that itself, from the record,
+so nothing depends on which slot runs first), or the one the consensus controller passes
+to show_sample when a sample is clicked.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.core.answers.extract import extract_answer
-from app.core.history.records import RunRecord
+from app.core.answers.extract import final_answer_span
+from app.core.consensus.record import is_consensus_run, majority_text
+from app.core.conversation import majority_sample
+from app.core.history.describe import sample_label
+from app.core.history.records import RunRecord, SampleRecord
 from app.core.run_clock import RunProgress
 from app.ui.conversation.session import ChatSession
 from app.ui.widgets.render import SafeTextBrowser, document_css, markdown_to_html
@@ -24,19 +32,10 @@ _MIN_RENDER_INTERVAL_MS = 60
 _RENDER_COST_FACTOR = 4  # spend at most a fifth of the GUI thread on re-rendering
 
 
-def highlight_span(record: RunRecord) -> tuple[int, int] | None:
-    """Where the stored final answer sits in the stored answer text, if anywhere."""
-    sample = record.samples[0] if record.samples else None
-    if sample is None or not sample.extracted:
-        return None
-    found = extract_answer(sample.answer)
-    if found is not None and found.text == sample.extracted:
-        return found.span
-    start = sample.answer.rfind(sample.extracted)  # extracted by another Quorum version
-    return (start, start + len(sample.extracted)) if start >= 0 else None
-
-
 class AnswerView(QWidget):
+    """The answer pane over a ChatSession: follows its runs (streamed, finished, reopened,
+    reset); show_sample shows one sample of a consensus run."""
+
     def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel("<b>Answer</b>")
@@ -86,6 +85,13 @@ class AnswerView(QWidget):
         self._highlight = highlight
         self._render()
 
+    def show_sample(self, sample: SampleRecord, note: str = "") -> None:
+        """One sample's answer, its final answer marked; the line above says note (the run's
+        majority) or else the sample's final answer, then which sample it is."""
+        self.show_markdown(sample.answer, final_answer_span(sample.answer, sample.extracted))
+        final = f"final answer: {sample.extracted}" if sample.extracted else "no final answer"
+        self.set_summary(f"{note or final} · {sample_label(sample)}")
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
             self._apply_style()  # follow a light/dark switch of the desktop
@@ -122,10 +128,18 @@ class AnswerView(QWidget):
         self._render()
 
     def _on_run_shown(self, record: RunRecord) -> None:
+        if is_consensus_run(record):  # the majority's sample answers for the run
+            majority, outcome = majority_sample(record), majority_text(record.consensus)
+            if majority is not None:
+                self.show_sample(majority, outcome)
+            else:
+                self.set_summary(outcome)
+                self.show_markdown("")
+            return
         sample = record.samples[0] if record.samples else None
         extracted = sample.extracted if sample else None
         self.set_summary(f"Final answer: {extracted}" if extracted else "")
-        self.show_markdown(record.answer, highlight_span(record))
+        self.show_markdown(record.answer, final_answer_span(record.answer, extracted))
 
     def _on_conversation_reset(self) -> None:
         self.set_summary("")

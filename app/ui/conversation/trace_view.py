@@ -1,4 +1,9 @@
-"""The reasoning pane: the model's trace, streamed as plain text, collapsible, copyable."""
+"""The reasoning pane: the model's trace, streamed as plain text, collapsible, copyable.
+
+A consensus run shows one sample's trace: the majority's when the run finishes or is
+reopened (the pane decides that itself, from the record), or the one the consensus
+controller passes to show_sample when a sample is clicked.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.history.records import RunRecord
+from app.core.consensus.record import is_consensus_run
+from app.core.conversation import majority_sample
+from app.core.history.describe import sample_label
+from app.core.history.records import RunRecord, SampleRecord
 from app.core.run_clock import RunProgress
 from app.ui.conversation.session import ChatSession
 
@@ -30,6 +38,9 @@ def describe_reasoning(tokens: int, seconds: float | None, thinking: bool) -> st
 
 
 class TraceView(QWidget):
+    """The reasoning pane over a ChatSession: follows its runs (streamed, finished,
+    reopened, reset); show_sample shows one sample of a consensus run."""
+
     def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.toggle = QToolButton()
@@ -71,6 +82,18 @@ class TraceView(QWidget):
     def plain_text(self) -> str:
         return self.text.toPlainText()
 
+    def show_sample(self, sample: SampleRecord, *, majority: bool = False) -> None:
+        """One sample's trace, labelled with its number and seed (and "majority" when it is
+        the sample that answers for its run)."""
+        self.text.setPlainText(sample.trace)
+        role = " · majority" if majority else ""
+        self.set_summary(f"{sample_label(sample)}{role} · {sample.tokens} tokens")
+        self.summary.setToolTip(self.summary.text())  # the label is clipped in a narrow pane
+
+    def set_summary(self, text: str) -> None:
+        """The line beside the toggle: token count and thinking time, or which sample."""
+        self.summary.setText(text)
+
     def _on_toggled(self, expanded: bool) -> None:
         self.text.setVisible(expanded)
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
@@ -91,6 +114,10 @@ class TraceView(QWidget):
         )
 
     def _on_run_shown(self, record: RunRecord) -> None:
+        sample = majority_sample(record) if is_consensus_run(record) else None
+        if sample is not None:
+            self.show_sample(sample, majority=True)
+            return
         # The final trace is authoritative: the splitter may relabel text at the end.
         if self.text.toPlainText() != record.trace:
             self.text.setPlainText(record.trace)

@@ -41,10 +41,9 @@ from app.core.consensus.runner import (
     ConsensusStarted,
 )
 from app.core.inference.engine import (
-    CANCELLED,
-    ERROR,
     Engine,
     Finished,
+    FinishReason,
     GenerationResult,
     Message,
     ModelLoadError,
@@ -151,16 +150,18 @@ class InferenceWorker(QObject):
     def generate(self, request: GenerationRequest) -> None:
         engine = self._engine
         if engine is None:
-            self.run_finished.emit(failed_result(request, ERROR, "No model is loaded."))
+            self.run_finished.emit(
+                failed_result(request, FinishReason.ERROR, "No model is loaded.")
+            )
             return
         if self._stop.is_set():
-            self.run_finished.emit(failed_result(request, CANCELLED, None))
+            self.run_finished.emit(failed_result(request, FinishReason.CANCELLED, None))
             return
         try:
             result = self._stream(engine, request)
         except Exception as exc:
             log.exception("generation failed")
-            result = failed_result(request, ERROR, str(exc) or type(exc).__name__)
+            result = failed_result(request, FinishReason.ERROR, str(exc) or type(exc).__name__)
         self.run_finished.emit(result)
 
     def _stream(self, engine: Engine, request: GenerationRequest) -> GenerationResult:

@@ -7,8 +7,6 @@ export button is used: its one Markdown or JSON file alone would leave out the c
 from __future__ import annotations
 
 import logging
-import re
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -25,11 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.consensus.record import is_consensus_record, record_to_report_data
+from app.core.consensus.record import has_consensus_report, record_to_report_data
 from app.core.conversation import ConversationError
 from app.core.history.database import HistoryError
-from app.core.history.export import export_json, export_markdown
-from app.core.history.records import RunRecord, RunSummary
+from app.core.history.describe import describe_summary
+from app.core.history.export import export_filename, export_json, export_markdown
+from app.core.history.records import RunRecord
 from app.ui.consensus.export import export_consensus
 from app.ui.conversation.session import ChatSession
 from app.ui.widgets.plain_text import literal_rich_text
@@ -38,20 +37,19 @@ log = logging.getLogger(__name__)
 _SEARCH_DELAY_MS = 200  # wait for a pause in typing before querying
 
 
-def describe_summary(summary: RunSummary) -> str:
-    when = datetime.fromtimestamp(summary.created_at).strftime("%Y-%m-%d %H:%M")
-    status = "" if summary.status == "done" else f" · {summary.status}"
-    answer = f" → {summary.answer}" if summary.answer else ""
-    return f"{summary.question}\n{when} · {summary.model_name}{status}{answer}"
-
-
-def export_filename(question: str, run_id: int, suffix: str) -> str:
-    words = re.sub(r"[^\w]+", "-", question.lower()).strip("-")[:40].rstrip("-")
-    return f"quorum-run-{run_id}{'-' + words if words else ''}{suffix}"
-
-
 class HistoryPanel(QWidget):
-    message_posted = Signal(str)  # something the user should read (errors, confirmations)
+    """The list of past runs over the session's history store, with its search box and
+    the open, delete and export buttons. Opening goes through the session, which
+    announces the run to the panes.
+
+    Signals:
+        failed(str): something went wrong (the store could not be read, a file could not
+            be written); the message is for the user.
+        exported(str): a run was written to disk; the message names the files.
+    """
+
+    failed = Signal(str)
+    exported = Signal(str)
 
     def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,7 +97,7 @@ class HistoryPanel(QWidget):
         try:
             summaries = self.session.store.list_runs(self.search.text())
         except HistoryError as exc:
-            self.message_posted.emit(str(exc))
+            self.failed.emit(str(exc))
             return
         self.runs.clear()
         for summary in summaries:
@@ -141,7 +139,7 @@ class HistoryPanel(QWidget):
         try:
             self.session.open_run(run_id)
         except (ConversationError, HistoryError) as exc:
-            self.message_posted.emit(str(exc))
+            self.failed.emit(str(exc))
 
     def _on_delete_clicked(self) -> None:
         run_id = self.selected_run_id()
@@ -153,7 +151,7 @@ class HistoryPanel(QWidget):
         try:
             self.session.store.delete_run(run_id)
         except HistoryError as exc:
-            self.message_posted.emit(str(exc))
+            self.failed.emit(str(exc))
         self.refresh()
 
     def _on_export_markdown_clicked(self) -> None:
@@ -169,9 +167,9 @@ class HistoryPanel(QWidget):
         try:
             run = self.session.store.get_run(run_id)
         except HistoryError as exc:
-            self.message_posted.emit(str(exc))
+            self.failed.emit(str(exc))
             return
-        if is_consensus_record(run):
+        if has_consensus_report(run):
             self._export_consensus(run_id, run)
             return
         suggested = str(Path.home() / export_filename(run.question, run_id, suffix))
@@ -184,19 +182,19 @@ class HistoryPanel(QWidget):
         try:
             path.write_text(export_markdown(run) if markdown else export_json(run), "utf-8")
         except OSError as exc:
-            self.message_posted.emit(f"Could not write {path}: {exc.strerror or exc}")
+            self.failed.emit(f"Could not write {path}: {exc.strerror or exc}")
             return
-        self.message_posted.emit(f"Exported run {run_id} to {path}")
+        self.exported.emit(f"Exported run {run_id} to {path}")
 
     def _export_consensus(self, run_id: int, run: RunRecord) -> None:
         try:
             data = record_to_report_data(run)
         except ValueError as exc:
-            self.message_posted.emit(f"Could not export run {run_id}: {exc}")
+            self.failed.emit(f"Could not export run {run_id}: {exc}")
             return
         files = export_consensus(self, data)  # asks where; shows its own write errors
         if files is not None:
-            self.message_posted.emit(
+            self.exported.emit(
                 f"Exported run {run_id} to {files.json}, {files.markdown.name} "
                 f"and {files.chart.name}"
             )

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.answers.extract import ExtractedAnswer, extract_answer
+from app.core.answers.extract import ExtractedAnswer, extract_answer, final_answer_span
 
 
 def found(text: str) -> tuple[str, str]:
@@ -224,3 +224,11 @@ def test_runaway_output_stays_fast() -> None:
     # would take minutes on this text.
     text = "\\boxed{" * 20_000 + "\n" + "1. step\n" * 20_000 + "$$\n" * 20_000
     assert extract_answer(text) is None
+
+
+def test_final_answer_span_of_a_stored_answer() -> None:
+    # What the answer pane (single run or consensus sample) highlights.
+    assert final_answer_span("The answer is **42**.", "42") == (16, 18)
+    assert final_answer_span("no number here", None) is None
+    legacy = "we got seven (7) apples"  # "seven": another extractor's pick
+    assert final_answer_span(legacy, "seven") == (7, 12)

@@ -18,7 +18,7 @@ from app.core.consensus.markdown import report_markdown
 from app.core.consensus.memory_plan import kv_bytes_per_token
 from app.core.consensus.record import (
     consensus_to_record,
-    is_consensus_record,
+    has_consensus_report,
     outcome_text,
     record_to_report_data,
     snapshot_of,
@@ -30,7 +30,7 @@ from app.core.consensus.runner import (
     ConsensusRequest,
     ConsensusRunner,
 )
-from app.core.history.records import DONE, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.engine import Engine
 from app.core.inference.sampling import RuntimeParams, SamplingParams
@@ -95,7 +95,7 @@ def test_report_holds_every_sample_parameter_and_fact(runs: tuple[Any, ...]) -> 
     engine, report, _ = runs
     data = _data(engine, report, early_stop="off")
     assert _json_round_trip(data) == data, "the report must be plain, strict JSON"
-    assert data["question"] == QUESTION and data["status"] == DONE
+    assert data["question"] == QUESTION and data["status"] == RunStatus.DONE
     assert data["model"]["sha256"] == demo_model.SHA256
     assert data["model"]["size_bytes"] == demo_model.SIZE
     assert data["model"]["architecture"] == engine.info.architecture
@@ -179,7 +179,7 @@ def test_history_round_trip_is_exact(runs: tuple[Any, ...], tmp_path: Path) -> N
             store.finish_run(record)
             assert record.id is not None
             reopened = store.get_run(record.id)
-            assert is_consensus_record(reopened)
+            assert has_consensus_report(reopened)
             assert [s.group for s in reopened.samples] == [s["group"] for s in data["samples"]]
             assert reopened.params["temperature"] == report.sampling.temperature
             assert reopened.params["threads"] == RUNTIME.n_threads  # as single runs store it
@@ -230,7 +230,7 @@ def test_single_run_record_is_not_a_consensus_report() -> None:
         model_path="/m.gguf", model_sha256=None, params={},
         samples=[SampleRecord(0, 1, "", "a", "a", "last_line", 3, 0.1, "stop")],
     )  # fmt: skip
-    assert not is_consensus_record(record)
+    assert not has_consensus_report(record)
     with pytest.raises(ValueError, match="not a consensus run"):
         record_to_report_data(record)
     record.consensus = {"report_version": 1, "n": 1}  # damaged: most keys lost

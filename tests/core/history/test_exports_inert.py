@@ -21,7 +21,7 @@ from app.core.consensus.report import build_report
 from app.core.consensus.runner import ConsensusReport
 from app.core.consensus.stats import compute_stats
 from app.core.history.export import export_markdown
-from app.core.history.records import DONE, ERROR, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.engine import GenerationResult
 from app.core.inference.sampling import RuntimeParams, SamplingParams
@@ -47,7 +47,7 @@ def single_run(payload: str, file_payload: str) -> RunRecord:
         question=f"question {payload}", model_name=f"model {payload}",
         model_path=f"/models/{file_payload}", model_sha256=f"sha {payload}",
         params={"temperature": 0.6, f"key {payload}": f"value {payload}"},
-        samples=[_sample(payload, 0, None)], status=ERROR, error=f"error {payload}",
+        samples=[_sample(payload, 0, None)], status=RunStatus.ERROR, error=f"error {payload}",
         seconds=1.5, time_to_first_token=0.25,
     )  # fmt: skip
 
@@ -239,7 +239,7 @@ def test_table_cells_hold_pipes_and_backslashes() -> None:
 def test_existing_plain_exports_read_as_before() -> None:
     """Ordinary text needs no escapes, so the files stay readable as plain text too."""
     run = single_run(BENIGN, "model.gguf")
-    run = replace(run, status=DONE, error=None, params={"seed": 11})
+    run = replace(run, status=RunStatus.DONE, error=None, params={"seed": 11})
     text = export_markdown(run)
     assert "## Question\n\nquestion plain words\n" in text
     assert "- **Model:** model plain words (`/models/model.gguf`)" in text

@@ -12,13 +12,9 @@ from pathlib import Path
 import pytest
 
 from app.core.inference.engine import (
-    CANCELLED,
-    CONTEXT_FULL,
-    LENGTH,
-    PROMPT_TOO_LONG,
-    STOP,
     Engine,
     Finished,
+    FinishReason,
     GenerationResult,
     ModelLoadError,
     PromptEvaluated,
@@ -54,7 +50,7 @@ def test_streams_events_and_records_everything(engine: Engine) -> None:
     chunks = [e for e in events if isinstance(e, TextChunk)]
     assert len(chunks) > 3, "text arrives token by token, not at the end"
     assert "".join(c.text for c in chunks if c.channel is Channel.ANSWER) == result.answer
-    assert result.finish_reason in (STOP, LENGTH)
+    assert result.finish_reason in (FinishReason.STOP, FinishReason.LENGTH)
     assert 0 < result.completion_tokens <= 64
     assert result.prompt_tokens > 5
     assert result.seed == 7
@@ -78,7 +74,7 @@ def test_same_seed_reproduces_text(engine: Engine) -> None:
 
 def test_max_tokens_ends_with_length(engine: Engine) -> None:
     _, result = run_to_end(engine, SamplingParams(seed=3, max_tokens=5))
-    assert result.finish_reason == LENGTH
+    assert result.finish_reason == FinishReason.LENGTH
     assert result.completion_tokens == 5
 
 
@@ -115,7 +111,7 @@ def test_cancel_mid_generation_is_prompt_and_engine_stays_usable(engine: Engine)
     params = SamplingParams(seed=5, max_tokens=2000, temperature=1.0)
     gen = engine.generate([{"role": "user", "content": "Write a very long story."}], params)
     result, latency = _cancel_after(engine, gen, TextChunk)
-    assert result.finish_reason == CANCELLED
+    assert result.finish_reason == FinishReason.CANCELLED
     assert latency < 0.2
     # The next run is unaffected by the cancelled one.
     short = SamplingParams(seed=11, max_tokens=20)
@@ -150,10 +146,10 @@ def test_cancel_during_long_prompt_evaluation(test_model_path: Path) -> None:
         latency = time.perf_counter() - cancelled_at
         first = out["first"]
         assert isinstance(first, Finished), "cancelled before the prompt finished"
-        assert first.result.finish_reason == CANCELLED
+        assert first.result.finish_reason == FinishReason.CANCELLED
         assert latency < 0.2
         _, result = run_to_end(eng, SamplingParams(seed=1, max_tokens=4))
-        assert result.finish_reason == LENGTH
+        assert result.finish_reason == FinishReason.LENGTH
 
 
 def test_prompt_longer_than_context_is_refused_cleanly(test_model_path: Path) -> None:
@@ -161,7 +157,7 @@ def test_prompt_longer_than_context_is_refused_cleanly(test_model_path: Path) ->
         _, result = run_to_end(
             eng, SamplingParams(seed=1), [{"role": "user", "content": "apple " * 400}]
         )
-    assert result.finish_reason == PROMPT_TOO_LONG
+    assert result.finish_reason == FinishReason.PROMPT_TOO_LONG
     assert "context" in (result.error or "")
     assert result.completion_tokens == 0
 
@@ -173,7 +169,7 @@ def test_generation_reaching_context_end_stops_cleanly(test_model_path: Path) ->
             SamplingParams(seed=2, max_tokens=5000, temperature=1.2),
             [{"role": "user", "content": "Count from 1 to 1000."}],
         )
-    assert result.finish_reason in (CONTEXT_FULL, STOP)
+    assert result.finish_reason in (FinishReason.CONTEXT_FULL, FinishReason.STOP)
     assert result.prompt_tokens + result.completion_tokens <= 256
 
 

@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from app.core.consensus.job import ConsensusJob
 from app.core.consensus.memory_plan import ConsensusPlan
-from app.core.consensus.record import is_consensus_record
+from app.core.consensus.record import has_consensus_report
 from app.core.consensus.runner import (
     ConsensusEvent,
     ConsensusRequest,
@@ -24,10 +24,10 @@ from app.core.consensus.runner import (
     ConsensusSample,
 )
 from app.core.conversation import majority_sample, messages_for
-from app.core.history.records import CANCELLED, DONE, ERROR, RunRecord, SampleRecord
+from app.core.history.describe import sample_label
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.sampling import RuntimeParams, SamplingParams
-from app.ui.consensus.controller import sample_label
 from app.ui.conversation.worker import STOPPED_BEFORE_START, InferenceThread
 from app.ui.main_window import MainWindow
 from app.ui.settings.store import WindowSettings
@@ -123,9 +123,9 @@ def test_consensus_run_fills_the_chart_is_saved_and_reopens_the_same(
     assert sum(count for _label, count, _members in groups_of(window)) == 4
     live_groups = groups_of(window)
 
-    assert record.status == DONE and is_consensus_record(record)
+    assert record.status == RunStatus.DONE and has_consensus_report(record)
     saved = window.session.store.get_run(record.id or -1)
-    assert is_consensus_record(saved) and saved.status == DONE
+    assert has_consensus_report(saved) and saved.status == RunStatus.DONE
     assert len(saved.samples) == 4 and all(s.group for s in saved.samples)
     assert saved.params["samples"] == 4 and saved.params["seed"] == 7
     assert window.history_panel.runs.count() == 1
@@ -178,10 +178,10 @@ def test_stop_mid_run_keeps_the_finished_samples(window: MainWindow, qtbot: QtBo
     with qtbot.waitSignal(window.session.run_finished, timeout=10_000) as finished:
         qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
     record: RunRecord = finished.args[0]
-    assert record.status == CANCELLED
+    assert record.status == RunStatus.CANCELLED
     assert 1 <= len(record.samples) < 4
     saved = window.session.store.get_run(record.id or -1)
-    assert saved.status == CANCELLED and is_consensus_record(saved)
+    assert saved.status == RunStatus.CANCELLED and has_consensus_report(saved)
     assert [s.index for s in saved.samples] == [s.index for s in record.samples]
     assert saved.consensus is not None and saved.consensus["n"] == len(record.samples)
     view = window.consensus_view
@@ -223,7 +223,7 @@ def test_a_request_beyond_the_context_shows_a_message_and_starts_nothing(
     assert window.session.store.list_runs() == []
     # The window still works: a possible request runs.
     window.settings_panel.spins["max_tokens"].setValue(24)
-    assert ask_consensus(window, qtbot).status == DONE
+    assert ask_consensus(window, qtbot).status == RunStatus.DONE
 
 
 def test_follow_up_after_a_consensus_turn_sends_the_majority_answer(
@@ -269,7 +269,8 @@ def test_messages_for_uses_the_majority_sample_of_a_consensus_turn() -> None:
               {"answer": "5", "count": 1, "samples": [0]}]  # fmt: skip
     turn = RunRecord(id=1, conversation_id=1, turn=0, created_at=0.0, question="2 + 2?",
                      model_name="m", model_path="m.gguf", model_sha256=None, params={},
-                     samples=samples, consensus={"groups": groups}, status=DONE)  # fmt: skip
+                     samples=samples, consensus={"groups": groups},
+                     status=RunStatus.DONE)  # fmt: skip
     assert messages_for([turn], "And 3 + 3?") == [
         {"role": "user", "content": "2 + 2?"},
         {"role": "assistant", "content": "4, clearly."},
@@ -277,7 +278,7 @@ def test_messages_for_uses_the_majority_sample_of_a_consensus_turn() -> None:
     ]
     single = RunRecord(id=2, conversation_id=1, turn=1, created_at=0.0, question="Hi",
                        model_name="m", model_path="m.gguf", model_sha256=None, params={},
-                       samples=[_sample(0, "Hello!", "Hello!")], status=DONE)  # fmt: skip
+                       samples=[_sample(0, "Hello!", "Hello!")], status=RunStatus.DONE)  # fmt: skip
     assert messages_for([single], "Bye")[1]["content"] == "Hello!"
 
 
@@ -294,9 +295,9 @@ def test_closing_mid_run_leaves_no_thread_and_saves_the_run(
     assert python_threads() == []
     with HistoryStore(db_path) as store:
         runs = store.list_runs()
-        assert [r.status for r in runs] == [CANCELLED]
+        assert [r.status for r in runs] == [RunStatus.CANCELLED]
         saved = store.get_run(runs[0].id)
-        assert is_consensus_record(saved) and 1 <= len(saved.samples) < 4
+        assert has_consensus_report(saved) and 1 <= len(saved.samples) < 4
 
 
 def test_options_are_remembered_and_the_panel_follows_the_switch(
@@ -345,8 +346,8 @@ def test_stop_right_after_asking_is_not_lost(window: MainWindow, qtbot: QtBot) -
     if outcomes == [STOPPED_BEFORE_START]:
         assert window.banner.level == "info" and window.session.store.list_runs() == []
     else:
-        assert outcomes == [CANCELLED]
-        assert [r.status for r in window.session.store.list_runs()] == [CANCELLED]
+        assert outcomes == [RunStatus.CANCELLED]
+        assert [r.status for r in window.session.store.list_runs()] == [RunStatus.CANCELLED]
     assert window.ask_button.isEnabled()
 
 
@@ -365,10 +366,12 @@ def test_a_run_that_fails_halfway_is_saved_with_its_samples(
 
     monkeypatch.setattr(ConsensusRunner, "run", fails_after_the_first_sample)
     record = ask_consensus(window, qtbot)
-    assert record.status == ERROR and record.error == "llama.cpp ran out of memory"
+    assert record.status == RunStatus.ERROR and record.error == "llama.cpp ran out of memory"
     assert len(record.samples) == 1
     saved = window.session.store.get_run(record.id or -1)
-    assert is_consensus_record(saved) and saved.status == ERROR and len(saved.samples) == 1
+    assert (
+        has_consensus_report(saved) and saved.status == RunStatus.ERROR and len(saved.samples) == 1
+    )
     assert "ran out of memory" in window.banner.text()
     assert "error" in window.consensus_view.figures.outcome_label.text()
 

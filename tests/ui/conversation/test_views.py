@@ -12,13 +12,13 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from app.core.conversation import messages_for, open_history, status_for
-from app.core.history.records import CANCELLED, DONE, ERROR, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.machine import resident_memory_bytes
 from app.core.models import library
 from app.core.run_clock import RunProgress
 from app.core.units import memory_text
-from app.ui.conversation.answer_view import AnswerView, highlight_span
+from app.ui.conversation.answer_view import AnswerView
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView, describe_reasoning
 from app.ui.models.picker import ModelChoice, ModelPicker
@@ -32,7 +32,7 @@ def record(question: str, trace: str, answer: str, extracted: str | None = None)
     return RunRecord(id=None, conversation_id=None, turn=0, created_at=time.time(),
                      question=question, model_name="m", model_path="/m.gguf", model_sha256=None,
                      params={"reasoning": {"tokens": 7, "seconds": 2.4}},
-                     samples=[sample], status=DONE)  # fmt: skip
+                     samples=[sample], status=RunStatus.DONE)  # fmt: skip
 
 
 def progress(trace: str = "", answer: str = "", tokens: int = 1) -> RunProgress:
@@ -61,9 +61,11 @@ def test_follow_ups_send_answers_but_never_reasoning() -> None:
 
 
 def test_status_for_each_finish_reason() -> None:
-    assert [status_for(r) for r in ("stop", "length", "context_full")] == [DONE] * 3
-    assert status_for("cancelled") == CANCELLED
-    assert status_for("error") == ERROR and status_for("prompt_too_long") == ERROR
+    assert [status_for(r) for r in ("stop", "length", "context_full")] == [RunStatus.DONE] * 3
+    assert status_for("cancelled") == RunStatus.CANCELLED
+    assert (
+        status_for("error") == RunStatus.ERROR and status_for("prompt_too_long") == RunStatus.ERROR
+    )
 
 
 def test_corrupt_history_is_moved_aside_with_a_message(tmp_path: Path) -> None:
@@ -102,13 +104,6 @@ def test_answer_view_streams_with_spaced_renders(session: ChatSession, qtbot: Qt
     marked = view.browser.document().find("42").charFormat().background()
     assert marked.style() != Qt.BrushStyle.NoBrush  # the final answer is highlighted
     assert view.final.text() == "Final answer: 42"
-
-
-def test_highlight_span_of_a_stored_run() -> None:
-    assert highlight_span(record("q", "", "The answer is **42**.", "42")) == (16, 18)
-    assert highlight_span(record("q", "", "no number here", None)) is None
-    legacy = record("q", "", "we got seven (7) apples", "seven")  # another extractor's pick
-    assert highlight_span(legacy) == (7, 12)
 
 
 def test_trace_view_streams_counts_and_collapses(session: ChatSession, qtbot: QtBot) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.inference.engine import CANCELLED, ERROR, GenerationResult
+from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.ui.conversation.worker import InferenceThread
@@ -69,7 +69,7 @@ def test_stop_from_gui_thread_cancels_within_a_moment(
         loaded.stop()
     assert time.monotonic() - started < 2.0
     result: GenerationResult = signal.args[0]
-    assert result.finish_reason == CANCELLED
+    assert result.finish_reason == FinishReason.CANCELLED
     assert result.completion_tokens < 4000
 
 
@@ -78,11 +78,11 @@ def test_stop_right_after_asking_is_not_lost(loaded: InferenceThread, qtbot: QtB
     with qtbot.waitSignal(loaded.worker.run_finished, timeout=10_000) as signal:
         loaded.generate(STORY, SamplingParams(max_tokens=4000, seed=1), None)
         loaded.stop()
-    assert signal.args[0].finish_reason == CANCELLED
+    assert signal.args[0].finish_reason == FinishReason.CANCELLED
     # ...and the next run is not cancelled by that old stop.
     with qtbot.waitSignal(loaded.worker.run_finished, timeout=30_000) as signal:
         loaded.generate(STORY, SamplingParams(max_tokens=8, seed=1), None)
-    assert signal.args[0].finish_reason != CANCELLED
+    assert signal.args[0].finish_reason != FinishReason.CANCELLED
     assert signal.args[0].completion_tokens > 0
 
 
@@ -90,14 +90,14 @@ def test_invalid_sampling_reports_an_error_result(loaded: InferenceThread, qtbot
     with qtbot.waitSignal(loaded.worker.run_finished, timeout=10_000) as signal:
         loaded.generate(STORY, SamplingParams(top_p=0.0), None)
     result: GenerationResult = signal.args[0]
-    assert result.finish_reason == ERROR
+    assert result.finish_reason == FinishReason.ERROR
     assert result.error is not None and "top-p" in result.error
 
 
 def test_generate_without_a_model(inference: InferenceThread, qtbot: QtBot) -> None:
     with qtbot.waitSignal(inference.worker.run_finished, timeout=5000) as signal:
         inference.generate(STORY, SamplingParams(), None)
-    assert signal.args[0].finish_reason == ERROR
+    assert signal.args[0].finish_reason == FinishReason.ERROR
     assert "No model" in signal.args[0].error
 
 

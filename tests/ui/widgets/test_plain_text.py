@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolTip, 
 from pytestqt.qtbot import QtBot
 
 from app.core.conversation import open_history
-from app.core.history.records import DONE, RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.ui.consensus.chart import PAD, ROW_HEIGHT, GroupBarChart
 from app.ui.consensus.group_palette import GroupPalette
 from app.ui.consensus.sample_chips import SampleChipStrip
@@ -65,7 +65,7 @@ def _hostile_run() -> RunRecord:
     return RunRecord(id=None, conversation_id=None, turn=0, created_at=time.time(),
                      question=f"{HOSTILE}\n{PAYLOAD}", model_name=f"model {PAYLOAD}",
                      model_path="/m.gguf", model_sha256=None, params={}, samples=[sample],
-                     status=DONE)  # fmt: skip
+                     status=RunStatus.DONE)  # fmt: skip
 
 
 def test_history_tooltip_and_markdown_export_show_the_question_literally(
