@@ -10,10 +10,9 @@ from typing import Any, TextIO
 from app.cli.errors import EXIT_DOWNLOAD, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.core.models import catalog, demo_model, library
 from app.core.models.download import Downloader, DownloadResult, downloader_for
-from app.core.models.entry import LibraryError, UnknownModelError
+from app.core.models.entry import LibraryError, UnknownModelError, model_status
 from app.core.models.hub_errors import ChecksumMismatchError, DownloadError
 from app.core.models.progress import Progress
-from app.core.models.status import model_status
 from app.core.settings import models_dir
 from app.core.units import size_text
 

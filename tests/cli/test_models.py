@@ -202,7 +202,7 @@ def test_a_disk_filling_up_mid_download_is_one_line_and_keeps_the_partial(
     folder = Path(os.environ["QUORUM_MODELS_DIR"]) / "acme--Tiny-GGUF"
     assert err.splitlines()[-1] == (
         f"quorum: error: the disk filled up while downloading {FILE} into {folder}: "
-        "700.0 KB of 2.0 MB are kept; free some space, then start the download again to resume"
+        "700 KB of 2.0 MB are kept; free some space, then start the download again to resume"
     )
     assert "Traceback" not in err
     assert partial_paths(folder / FILE)[0].stat().st_size == 700_000

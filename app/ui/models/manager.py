@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,9 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -38,9 +35,14 @@ from PySide6.QtWidgets import (
 
 from app.core.models import library
 from app.core.models.download import Downloader, DownloadResult
-from app.core.models.entry import LibraryError, ModelEntry
+from app.core.models.entry import (
+    LibraryError,
+    ModelEntry,
+    partial_of,
+    removal_question,
+    table_cells,
+)
 from app.core.models.progress import Progress
-from app.core.models.status import partial_of, removal_question, table_cells
 from app.core.models.transfer import RetryPolicy
 from app.core.settings import models_dir, set_models_dir
 from app.ui.models.download_worker import (
@@ -51,6 +53,7 @@ from app.ui.models.download_worker import (
     import_task,
     verify_task,
 )
+from app.ui.models.hub_form import HubFileForm
 from app.ui.models.job_panel import JobPanel
 from app.ui.widgets.plain_text import literal_rich_text
 
@@ -58,7 +61,6 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("Name", "Size", "Quantization", "Where", "Status")
 STATUS_COLUMN = COLUMNS.index("Status")
-REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 VERBS = {"download": "downloading", "verify": "verifying", "import": "importing"}
 
 
@@ -179,16 +181,7 @@ class ModelManagerDialog(QDialog):
         actions.addStretch(1)
         actions.addWidget(self.use_button)
 
-        self.repo_edit = QLineEdit()
-        self.repo_edit.setPlaceholderText("owner/repository, e.g. Qwen/Qwen3-4B-GGUF")
-        self.file_edit = QLineEdit()
-        self.file_edit.setPlaceholderText("file name, e.g. Qwen3-4B-Q4_K_M.gguf")
-        self.add_button = QPushButton("Download from hub")
-        hub_box = QGroupBox("Add from the Hugging Face hub")
-        hub_row = QHBoxLayout(hub_box)
-        hub_row.addWidget(self.repo_edit, 2)
-        hub_row.addWidget(self.file_edit, 2)
-        hub_row.addWidget(self.add_button)
+        self.hub_form = HubFileForm()
 
         self.folder_label = QLabel("")
         self.folder_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -204,7 +197,7 @@ class ModelManagerDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
-        layout.addWidget(hub_box)
+        layout.addWidget(self.hub_form)
         layout.addWidget(self.job)
         layout.addLayout(bottom)
 
@@ -215,9 +208,8 @@ class ModelManagerDialog(QDialog):
         self.import_button.clicked.connect(self.import_file)
         self.remove_button.clicked.connect(self.remove_selected)
         self.use_button.clicked.connect(self.use_selected)
-        self.add_button.clicked.connect(self.add_from_hub)
-        self.repo_edit.returnPressed.connect(self.add_from_hub)
-        self.file_edit.returnPressed.connect(self.add_from_hub)
+        self.hub_form.requested.connect(self.add_from_hub)
+        self.hub_form.refused.connect(lambda problem: self._show_message(problem, True))
         self.job.progress_changed.connect(self._on_progress_changed)
         self.job.job_finished.connect(self._on_job_finished)
         self.job.job_failed.connect(self._on_job_failed)
@@ -256,7 +248,7 @@ class ModelManagerDialog(QDialog):
         )
         self.remove_button.setEnabled(idle and removable)
         self.use_button.setEnabled(entry is not None and entry.available and not entry.damaged)
-        for widget in (self.import_button, self.add_button, self.folder_button):
+        for widget in (self.import_button, self.hub_form.add_button, self.folder_button):
             widget.setEnabled(idle)
 
     # -- actions ------------------------------------------------------------------------
@@ -268,14 +260,7 @@ class ModelManagerDialog(QDialog):
         glob = entry.catalog_entry.filename_glob if entry.catalog_entry else None
         self._download(entry.repo, entry.filename, glob, entry.id, entry.display_name)
 
-    def add_from_hub(self) -> None:
-        repo, filename = self.repo_edit.text().strip(), self.file_edit.text().strip()
-        if not REPO_RE.match(repo):
-            self._show_message("Give the repository as owner/name, e.g. Qwen/Qwen3-4B-GGUF.", True)
-            return
-        if not filename.lower().endswith(".gguf"):
-            self._show_message("Give the name of a .gguf file in that repository.", True)
-            return
+    def add_from_hub(self, repo: str, filename: str) -> None:
         self._download(repo, filename, None, None, f"{repo}/{filename}")
 
     def _download(

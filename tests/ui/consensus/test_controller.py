@@ -14,6 +14,7 @@ from app.core.conversation import open_history
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.ui.consensus.controller import ConsensusController
 from app.ui.consensus.options import ConsensusOptions
+from app.ui.consensus.session import ConsensusSession
 from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
 from app.ui.conversation.session import ChatSession
@@ -60,8 +61,9 @@ def build(session: ChatSession, qtbot: QtBot, panes_last: bool) -> tuple[Any, ..
     trace, answer, view = TraceView(session), AnswerView(session), ConsensusView()
     for widget in (trace, answer, view):
         qtbot.addWidget(widget)
-    controller = ConsensusController(session, ConsensusOptions(), view, trace, answer,
-                                     Banner(), QLabel())  # fmt: skip
+    consensus = ConsensusSession(session.conversation, session.inference, parent=session)
+    controller = ConsensusController(session, consensus, ConsensusOptions(), view, trace,
+                                     answer, Banner(), QLabel())  # fmt: skip
     if panes_last:  # the panes' slots now run after the controller's
         for pane in (trace, answer):
             for signal in (session.run_finished, session.run_opened):

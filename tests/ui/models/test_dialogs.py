@@ -396,9 +396,9 @@ def test_manager_downloads_from_hub_and_reports_errors_inline(
     qtbot.addWidget(dialog)
 
     def add(repo: str, filename: str) -> str:
-        dialog.repo_edit.setText(repo)
-        dialog.file_edit.setText(filename)
-        dialog.add_button.click()
+        dialog.hub_form.repo_edit.setText(repo)
+        dialog.hub_form.file_edit.setText(filename)
+        dialog.hub_form.add_button.click()
         qtbot.waitUntil(lambda: dialog.worker is None, timeout=WAIT_MS)
         return dialog.message()
 
