@@ -25,6 +25,7 @@ from app.core.inference.backend import (
     LlamaError,
     LoadedModel,
     SamplerChain,
+    cpu_flash_attention,
     free_context,
     new_context,
     utf8_decoder,
@@ -185,7 +186,10 @@ class Engine:
             self._ctx = new_context(
                 self.model,
                 ContextSpec(
-                    n_ctx=self.n_ctx, n_batch=self.runtime.n_batch, n_threads=self.runtime.n_threads
+                    n_ctx=self.n_ctx,
+                    n_batch=self.runtime.n_batch,
+                    n_threads=self.runtime.n_threads,
+                    flash_attention=cpu_flash_attention(self.runtime.n_gpu_layers),
                 ),
             )
         except LlamaError as exc:
