@@ -28,7 +28,7 @@ def about_text(llama_config: ProbeVerdict | None) -> str:
             f"Settings: {paths.config_dir()}",
             f"Cache: {paths.cache_dir()}",
             "",
-            "Licensed under Apache-2.0. llama.cpp (MIT), Qt for Python (LGPLv3),",
-            "huggingface_hub (Apache-2.0), math-verify (Apache-2.0).",
+            "Licences: Quorum, huggingface_hub and math-verify Apache-2.0;",
+            "llama.cpp MIT; Qt for Python LGPLv3.",
         ]
     )
