@@ -15,7 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from app.core.files import sha256_of_file
-from app.core.models.hub_errors import DownloadCancelled
+from app.core.models import demo_model
+from app.core.models.hub_errors import (
+    ChecksumMismatchError,
+    DownloadCancelled,
+    HubAuthError,
+    HubNotFoundError,
+    HubOfflineError,
+    HubServerError,
+    HubUnreachableError,
+    NotEnoughSpaceError,
+)
+from app.core.units import eta_text, size_pair, size_text
 
 HASH_BLOCK = 4 << 20
 
@@ -99,3 +110,47 @@ def hash_prefix(
         reporter.report(done, "checking")
 
     return sha256_of_file(path, length=length, on_block=report, block_size=HASH_BLOCK)
+
+
+# -- words for a user about a model job (the first-run page, the manager, the CLI) --
+
+# Errors the hub cannot help with right now: the panel offers the demo model instead.
+HUB_UNAVAILABLE = (HubOfflineError, HubUnreachableError)
+
+_HEADLINES: tuple[tuple[type[BaseException], str], ...] = (
+    (HubOfflineError, "You are offline."),
+    (HubUnreachableError, "The Hugging Face hub cannot be reached."),
+    (HubAuthError, "The hub refused access."),
+    (HubNotFoundError, "Not found on the hub."),
+    (HubServerError, "The hub is having trouble; try again later."),
+    (NotEnoughSpaceError, "Not enough disk space."),
+    (ChecksumMismatchError, "The file arrived damaged."),
+    (demo_model.DemoModelError, "The demo model could not be fetched."),
+)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for the user: a short headline, then the core's explanation."""
+    detail = str(exc).strip() or type(exc).__name__
+    detail = detail[0].upper() + detail[1:]
+    if not detail.endswith((".", "!", "?")):
+        detail += "."
+    headline = next((h for kind, h in _HEADLINES if isinstance(exc, kind)), None)
+    return f"{headline} {detail}" if headline else detail
+
+
+def progress_text(progress: Progress) -> str:
+    """``1.2 of 2.5 GB · 12 MB/s · about 3 min left``, or the report's own message."""
+    if progress.total <= 0:
+        return progress.message
+    parts = [size_pair(progress.done, progress.total)]
+    if progress.phase == "checking":
+        parts.append("checking the bytes already on disk")
+    elif progress.phase == "downloading" and progress.rate > 0:
+        parts.append(f"{size_text(progress.rate)}/s")
+        parts.append(eta_text(progress.eta))
+    elif progress.phase == "done":
+        parts.append("done")
+    if progress.message:
+        parts.append(progress.message)
+    return " · ".join(p for p in parts if p)

@@ -26,69 +26,16 @@ from app.core.models import demo_model, library
 from app.core.models.download import Downloader
 from app.core.models.entry import LibraryError, ModelEntry
 from app.core.models.hub_errors import (
-    ChecksumMismatchError,
     DownloadCancelled,
     DownloadError,
-    HubAuthError,
-    HubNotFoundError,
-    HubOfflineError,
-    HubServerError,
-    HubUnreachableError,
-    NotEnoughSpaceError,
 )
-from app.core.models.progress import Progress, ProgressCallback
-from app.core.units import eta_text, size_pair, size_text
+from app.core.models.progress import Progress, ProgressCallback, describe_error
 
 log = logging.getLogger(__name__)
 
 Task = Callable[[ProgressCallback, threading.Event], Any]
 THROTTLE_S = 0.1
 SHUTDOWN_TIMEOUT_MS = 30_000
-
-# Errors the hub cannot help with right now: the panel offers the demo model instead.
-HUB_UNAVAILABLE = (HubOfflineError, HubUnreachableError)
-
-_HEADLINES: tuple[tuple[type[BaseException], str], ...] = (
-    (HubOfflineError, "You are offline."),
-    (HubUnreachableError, "The Hugging Face hub cannot be reached."),
-    (HubAuthError, "The hub refused access."),
-    (HubNotFoundError, "Not found on the hub."),
-    (HubServerError, "The hub is having trouble; try again later."),
-    (NotEnoughSpaceError, "Not enough disk space."),
-    (ChecksumMismatchError, "The file arrived damaged."),
-    (demo_model.DemoModelError, "The demo model could not be fetched."),
-)
-
-
-def describe_error(exc: BaseException) -> str:
-    """One readable line for the user: a short headline, then the core's explanation."""
-    detail = str(exc).strip() or type(exc).__name__
-    detail = detail[0].upper() + detail[1:]
-    if not detail.endswith((".", "!", "?")):
-        detail += "."
-    headline = next((h for kind, h in _HEADLINES if isinstance(exc, kind)), None)
-    return f"{headline} {detail}" if headline else detail
-
-
-# -- words for progress (shared by the first-run panel and the model manager) -------
-
-
-def progress_text(progress: Progress) -> str:
-    """``1.2 of 2.5 GB · 12 MB/s · about 3 min left``, or the report's own message."""
-    if progress.total <= 0:
-        return progress.message
-    parts = [size_pair(progress.done, progress.total)]
-    if progress.phase == "checking":
-        parts.append("checking the bytes already on disk")
-    elif progress.phase == "downloading" and progress.rate > 0:
-        parts.append(f"{size_text(progress.rate)}/s")
-        parts.append(eta_text(progress.eta))
-    elif progress.phase == "done":
-        parts.append("done")
-    if progress.message:
-        parts.append(progress.message)
-    return " · ".join(p for p in parts if p)
-
 
 # -- tasks --------------------------------------------------------------------------
 

@@ -33,14 +33,13 @@ from app.core.models import catalog, demo_model, hub, library
 from app.core.models.catalog import CatalogEntry
 from app.core.models.download import Downloader, DownloadResult, partial_download
 from app.core.models.entry import LibraryError, ModelEntry
+from app.core.models.progress import HUB_UNAVAILABLE, describe_error
 from app.core.models.transfer import RetryPolicy
 from app.core.units import size_pair, size_text
 from app.ui.models.download_worker import (
-    HUB_UNAVAILABLE,
     DownloadWorker,
     Task,
     demo_task,
-    describe_error,
     download_task,
     import_task,
 )

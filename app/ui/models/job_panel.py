@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.core.models.progress import Progress
-from app.ui.models.download_worker import DownloadWorker, Task, progress_text
+from app.core.models.progress import Progress, progress_text
+from app.ui.models.download_worker import DownloadWorker, Task
 
 ERROR_STYLE = "color: #d04040;"
 BAR_STEPS = 1000  # QProgressBar holds an int; byte counts of big models overflow it

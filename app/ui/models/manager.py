@@ -42,13 +42,12 @@ from app.core.models.entry import (
     removal_question,
     table_cells,
 )
-from app.core.models.progress import Progress
+from app.core.models.progress import Progress, describe_error
 from app.core.models.transfer import RetryPolicy
 from app.core.settings import models_dir, set_models_dir
 from app.ui.models.download_worker import (
     DownloadWorker,
     Task,
-    describe_error,
     download_task,
     import_task,
     verify_task,

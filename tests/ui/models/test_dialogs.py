@@ -23,15 +23,10 @@ from app.core.models.hub_errors import (
     NotEnoughSpaceError,
 )
 from app.core.models.partial import check_free_space
-from app.core.models.progress import Progress
+from app.core.models.progress import Progress, describe_error, progress_text
 from app.core.models.transfer import RetryPolicy
 from app.core.units import eta_text, size_pair
-from app.ui.models.download_worker import (
-    DownloadWorker,
-    active_workers,
-    describe_error,
-    progress_text,
-)
+from app.ui.models.download_worker import DownloadWorker, active_workers
 from app.ui.models.first_run import DEMO_OFFER, PAUSED, FirstRunPanel
 from app.ui.models.job_panel import BAR_STEPS
 from app.ui.models.manager import STATUS_COLUMN, ModelManagerDialog
