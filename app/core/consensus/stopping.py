@@ -24,9 +24,9 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
-from app.core.consensus.stats import leader_cannot_lose, leader_settled
+from app.core.consensus.stats import EarlyStopper, StopMode, leader_cannot_lose, leader_settled
 
 Rule = Literal["cannot_lose", "settled", "beta", "window"]
 RULES: tuple[Rule, ...] = ("cannot_lose", "settled", "beta", "window")
@@ -111,6 +111,46 @@ def rule_stops(rule: Rule, labels: Sequence[str], total: int, confidence: float 
     if rule == "window":
         return window_stop(labels, total)
     raise ValueError(f"unknown stopping rule {rule!r}; use one of {RULES}")
+
+
+class PrefixStopper:
+    """Decides on the complete prefix by index whether the rest of a run can be skipped.
+
+    "off", "cannot_lose" and "settled" keep stats.EarlyStopper's meaning and wording;
+    "beta" is Adaptive-Consistency's rule (the best in benchmarks/early_stop.py). Pass
+    the labels of samples 0..k-1, in index order. After a True, ``reason`` says why.
+    """
+
+    def __init__(self, mode: str, total: int, confidence: float = 0.95) -> None:
+        self.mode = mode
+        self.total = total
+        self.confidence = confidence
+        self.reason: str | None = None
+        self._wilson = EarlyStopper(
+            cast(StopMode, "off" if mode in ("beta", "window") else mode), total, confidence
+        )
+
+    def should_stop(self, prefix: Sequence[str]) -> bool:
+        self.reason = None
+        k = len(prefix)
+        if self.mode not in ("beta", "window"):
+            stop = self._wilson.should_stop(label_counts(prefix), k)
+            self.reason = self._wilson.reason
+        else:
+            stop = rule_stops(cast(Rule, self.mode), prefix, self.total, self.confidence)
+            if stop and self.mode == "beta":
+                leader, runner_up = top_two(label_counts(prefix))
+                self.reason = (
+                    f"The leading answer has {leader} of the first {k} samples and the "
+                    f"runner-up {runner_up}: the leader is ahead with probability "
+                    f"{beta_leader_probability(leader, runner_up):.1%} > "
+                    f"{self.confidence:.0%} (Adaptive-Consistency's Beta rule)."
+                )
+            elif stop:
+                self.reason = f"The last {ESC_WINDOW} of the first {k} samples all agree (ESC)."
+        if stop and self.reason:
+            self.reason += f" Decided on samples 1-{k}, the complete prefix by index."
+        return stop
 
 
 def _log_comb(n: int, k: int) -> float:
