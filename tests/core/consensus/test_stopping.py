@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.consensus.stopping import (
+    PrefixStopper,
     beta_leader_probability,
     beta_stop,
     complete_prefix,
@@ -82,3 +83,16 @@ def test_first_finished_is_biased() -> None:
     honest, _ = simulate("beta", 0.6, runs=300, seed=11)
     biased, _ = simulate("beta", 0.6, first_finished=True, runs=300, seed=11)
     assert biased > honest + 0.3
+
+
+def test_prefix_stopper_says_which_set_it_used() -> None:
+    beta = PrefixStopper("beta", 64)
+    assert not beta.should_stop(["a", "a", "a"])
+    assert beta.should_stop(["a"] * 4)
+    assert "first 4 samples" in (beta.reason or "") and "complete prefix" in (beta.reason or "")
+    settled = PrefixStopper("settled", 64)
+    assert settled.should_stop(["a"] * 8)
+    assert "Wilson" in (settled.reason or "") and "samples 1-8" in (settled.reason or "")
+    assert not PrefixStopper("off", 64).should_stop(["a"] * 40)
+    with pytest.raises(ValueError):
+        PrefixStopper("nope", 64)
