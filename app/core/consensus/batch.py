@@ -72,6 +72,7 @@ class BatchFinished:
     seconds: float
     tokens: int
     error: str | None = None
+    started: int = 0  # samples that began decoding; the rest were skipped by the stop
 
 
 BatchEvent = BatchStep | SampleFinished | BatchFinished
@@ -135,6 +136,7 @@ class _BatchRun:
     thinking: bool | None
     results: list[GenerationResult | None]
     free_seqs: list[int]
+    max_in_flight: int
     memory: Any = None
     slots: dict[int, _Slot] = field(default_factory=dict)
     next_index: int = 0  # the next sample to start
@@ -148,7 +150,11 @@ class _BatchRun:
 
     def fill(self) -> None:
         """Start the next samples in the free slots, each from a copy of the shared prompt."""
-        while self.free_seqs and self.next_index < len(self.seeds):
+        while (
+            self.free_seqs
+            and len(self.slots) < self.max_in_flight
+            and self.next_index < len(self.seeds)
+        ):
             seq = self.free_seqs.pop()
             if self.n_prompt > 1:
                 llama.llama_memory_seq_cp(self.memory, self.holder, seq, -1, -1)
@@ -193,6 +199,7 @@ class _BatchRun:
             seconds=time.perf_counter() - self.started,
             tokens=self.tokens,
             error=self.error if ending is _Ending.FAILED else None,
+            started=self.next_index,
         )
 
 
@@ -218,8 +225,13 @@ class BatchSampler:
         starts_in_trace: bool = False,
         thinking: bool | None = None,
         should_stop: Callable[[], bool] | None = None,
+        max_in_flight: int | None = None,
     ) -> Iterator[BatchEvent]:
-        """Decode ``len(seeds)`` samples; ``should_stop`` is asked after each one finishes."""
+        """Decode ``len(seeds)`` samples; ``should_stop`` is asked after each one finishes.
+
+        Samples start in index order, at most ``max_in_flight`` at once (default: every
+        slot), so a stop skips the samples not yet started.
+        """
         self._cancel.clear()
         run = _BatchRun(
             prompt=prompt_tokens,
@@ -231,6 +243,7 @@ class BatchSampler:
             thinking=thinking,
             results=[None] * len(seeds),
             free_seqs=list(range(plan.parallel - 1, -1, -1)),
+            max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
         )
         ctx = new_context(
             self.model,

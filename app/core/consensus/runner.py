@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from app.core.answers.grouping import NO_ANSWER, AnswerGrouper
 from app.core.consensus.batch import (
@@ -20,7 +21,8 @@ from app.core.consensus.batch import (
     sample_seeds,
 )
 from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
-from app.core.consensus.stats import ConsensusStats, EarlyStopper, StopMode, compute_stats
+from app.core.consensus.stats import ConsensusStats, StopMode, compute_stats
+from app.core.consensus.stopping import PrefixStopper, complete_prefix
 from app.core.inference.engine import Engine, GenerationResult, Message
 from app.core.inference.reasoning import template_opens_trace
 from app.core.inference.sampling import SamplingParams
@@ -40,7 +42,9 @@ class ConsensusRequest:
     sampling: SamplingParams
     samples: int
     thinking: bool | None = None
-    early_stop: StopMode = "off"
+    # Every rule decides on the complete prefix by index; "beta" and "window" are the
+    # core's only (Adaptive-Consistency, ESC; see app.core.consensus.stopping).
+    early_stop: StopMode | Literal["beta", "window"] = "off"
     budget_bytes: int | None = None  # KV memory budget; None: a share of physical memory
     # Split KV streams: each sample attends over its own cells only. A unified cache
     # makes every token attend over all samples' cells (masked), which grows with N x
@@ -94,6 +98,12 @@ class ConsensusReport:
     seconds: float
     tokens: int
     error: str | None = None
+    # Stopped early: the complete prefix by index (samples 0..decided_on-1) that the stop
+    # rule and ``stats`` used; samples past it that finished are kept in ``samples``.
+    decided_on: int | None = None
+    # Stopped early: samples never started x the run's mean wall seconds per finished
+    # sample. An estimate from the run's own throughput, not a measurement.
+    seconds_saved_estimate: float | None = None
 
     @property
     def saved(self) -> int:
@@ -175,10 +185,14 @@ class ConsensusRunner:
         thinking = request.thinking if self.engine.supports_thinking else None
         yield ConsensusStarted(plan, seeds, len(tokens))
         tally = _Tally()
-        stopper = EarlyStopper(request.early_stop, request.samples)
+        stopper = PrefixStopper(request.early_stop, request.samples)
+
+        def prefix() -> list[int]:
+            done = [i in tally.labels for i in range(request.samples)]
+            return list(range(complete_prefix(done)))
 
         def should_stop() -> bool:
-            return stopper.should_stop(tally.counts(), len(tally.labels))
+            return stopper.should_stop([tally.labels[i] for i in prefix()])
 
         for event in self._sampler.run(
             tokens,
@@ -188,6 +202,7 @@ class ConsensusRunner:
             starts_in_trace=opens_trace,
             thinking=thinking,
             should_stop=should_stop,
+            max_in_flight=in_flight_limit(request.samples, plan.parallel, request.early_stop),
         ):
             if isinstance(event, SampleFinished):
                 label = tally.add(event.index, event.result)
@@ -196,13 +211,12 @@ class ConsensusRunner:
             elif isinstance(event, BatchStep):
                 yield ConsensusProgress(event.active, event.finished, event.total, event.tokens)
             elif isinstance(event, BatchFinished):
+                decided = prefix() if event.stopped_early else sorted(tally.labels)
                 yield ConsensusFinished(
                     ConsensusReport(
                         samples=event.results,
                         groups=dict(tally.labels),
-                        stats=compute_stats(
-                            tally.grouper.groups, deterministic=sampling.deterministic
-                        ),
+                        stats=_stats_of(event.results, decided, sampling.deterministic),
                         seeds=seeds,
                         plan=plan,
                         sampling=sampling,
@@ -213,5 +227,43 @@ class ConsensusRunner:
                         seconds=time.perf_counter() - started,
                         tokens=event.tokens,
                         error=event.error,
+                        decided_on=len(decided) if event.stopped_early else None,
+                        seconds_saved_estimate=(
+                            _seconds_saved(event) if event.stopped_early else None
+                        ),
                     )
                 )
+
+
+def in_flight_limit(samples: int, parallel: int, early_stop: str) -> int | None:
+    """How many samples decode at once; None: every slot (no early stop).
+
+    A stop may only use the complete prefix by index, and it saves time only on samples
+    not yet started. With all N in flight the prefix waits on its longest sample and a
+    stop skips nothing. A quarter of N (at least 4) keeps the batch wide enough for
+    batched decoding to pay on a few cores, keeps the prefix close behind the fastest
+    samples, and leaves three quarters of the run unstarted; in benchmarks/early_stop.py
+    the Beta rule decides on 5-18 samples when the leader's share is 0.6 or more.
+    """
+    if early_stop == "off":
+        return None
+    return min(parallel, max(4, samples // 4))
+
+
+def _stats_of(
+    results: Sequence[GenerationResult | None], indices: Sequence[int], deterministic: bool
+) -> ConsensusStats:
+    """Statistics over the given finished samples, grouped afresh in index order."""
+    grouper = AnswerGrouper()
+    for i in indices:
+        result = results[i]
+        if result is not None:
+            grouper.add(i, result.extracted.text if result.extracted else None)
+    return compute_stats(grouper.groups, deterministic=deterministic)
+
+
+def _seconds_saved(event: BatchFinished) -> float | None:
+    finished = sum(r is not None for r in event.results)
+    if finished == 0:
+        return None
+    return (len(event.results) - event.started) * event.seconds / finished

@@ -30,6 +30,8 @@ def consensus_json(report: ConsensusReport) -> dict[str, Any]:
         "stopped_early": report.stopped_early,
         "early_stop_reason": report.early_stop_reason,
         "samples_saved": report.saved,
+        "decided_on": report.decided_on,
+        "seconds_saved_estimate": report.seconds_saved_estimate,
         "cancelled": report.cancelled,
         "seconds": round(report.seconds, 3),
         "tokens": report.tokens,

@@ -124,3 +124,26 @@ def test_plan_for_a_4b_model_at_512_samples_is_bounded(engine: Engine) -> None:
     assert plan.parallel < 256 and plan.kv_bytes <= 1024**3 * 1.01
     assert plan.waves >= 2 and plan.limited_by == "memory"
     assert "MiB" in plan.describe()
+
+
+def test_early_stop_decides_on_the_prefix_by_index(engine: Engine) -> None:
+    # Sampled, but cool enough that the small model mostly agrees with itself.
+    easy = [{"role": "user", "content": "What is 2 + 2? Answer with a number."}]
+    cool = replace(PARAMS, temperature=0.1)
+    request = ConsensusRequest(easy, cool, 16, early_stop="beta")
+    _, report = run(engine, request)
+    assert report.stopped_early, report.stats.groups
+    k = report.decided_on
+    assert k is not None and 2 <= k < 16
+    assert all(r is not None for r in report.samples[:k]), "a complete prefix"
+    assert report.stats.n == k, "the figures use the prefix, not whatever finished"
+    assert k <= len(report.finished) <= 16
+    assert report.saved == 16 - len(report.finished)
+    assert report.seconds_saved_estimate is not None and report.seconds_saved_estimate > 0
+    assert "complete prefix" in (report.early_stop_reason or "")
+    _, again = run(engine, request)
+    assert again.decided_on == k
+    assert [r.answer if r else None for r in again.samples] == [
+        r.answer if r else None for r in report.samples
+    ]
+    assert again.stats.groups == report.stats.groups
