@@ -1,5 +1,6 @@
-"""The consensus figures in words: majority, agreement and its interval, entropy, distinct
-answers, no-answer count, notes, the memory plan and the run's progress.
+"""The consensus figures in words (app.core.consensus.figure_lines, which the CLI prints
+too): majority, agreement and its interval, entropy, answered count, distinct answers,
+notes, the memory plan and the run's progress.
 
 Every label is plain text: answers are model output and must never be read as markup.
 """
@@ -9,10 +10,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from app.core.consensus.figure_lines import figure_lines
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.stats import ConsensusStats
-
-_MAJORITY_CHARS = 120
 
 
 def _label(parent: QWidget, wrap: bool = False) -> QLabel:
@@ -23,28 +23,7 @@ def _label(parent: QWidget, wrap: bool = False) -> QLabel:
     return label
 
 
-def describe_majority(stats: ConsensusStats) -> str:
-    if stats.n == 0:
-        return "—"
-    if stats.majority is None:
-        return f"none: no answer leads ({stats.majority_count} of {stats.n})"
-    text = " ".join(stats.majority.split())
-    if len(text) > _MAJORITY_CHARS:
-        text = text[: _MAJORITY_CHARS - 1] + "…"
-    return f"{text}  ({stats.majority_count} of {stats.n})"
-
-
-def describe_agreement(stats: ConsensusStats) -> str:
-    if stats.n == 0:
-        return "—"
-    low, high = stats.agreement_ci95
-    return f"{stats.agreement:.0%}  (95% Wilson interval {low:.0%}–{high:.0%})"
-
-
-def describe_entropy(stats: ConsensusStats) -> str:
-    if stats.n == 0:
-        return "—"
-    return f"{stats.entropy_bits:.2f} bits  (Miller–Madow {stats.entropy_bits_mm:.2f} bits)"
+_EMPTY = ConsensusStats(0, None, 0, False, 0.0, (0.0, 1.0), 0.0, 0.0, 0, 0)
 
 
 class ConsensusFigures(QWidget):
@@ -67,8 +46,8 @@ class ConsensusFigures(QWidget):
         self.majority_label = _label(self, wrap=True)
         self.agreement_label = _label(self)
         self.entropy_label = _label(self)
+        self.answered_label = _label(self)
         self.distinct_label = _label(self)
-        self.no_answer_label = _label(self)
         self.note_label = _label(self, wrap=True)
         self.progress_label = _label(self)
         self.outcome_label = _label(self, wrap=True)
@@ -76,10 +55,11 @@ class ConsensusFigures(QWidget):
         top.addWidget(self.plan_label, 1)
         top.addWidget(self.help_button, 0, Qt.AlignmentFlag.AlignTop)
         grid = QGridLayout()
-        rows = (("Majority", self.majority_label), ("Agreement", self.agreement_label),
-                ("Entropy", self.entropy_label), ("Distinct answers", self.distinct_label),
-                ("No answer", self.no_answer_label))  # fmt: skip
-        for row, (name, value) in enumerate(rows):
+        self._values = (self.majority_label, self.agreement_label, self.entropy_label,
+                        self.answered_label, self.distinct_label)  # fmt: skip
+        self.agreement_label.setWordWrap(True)
+        names = [name for name, _ in figure_lines(_EMPTY).rows()]
+        for row, (name, value) in enumerate(zip(names, self._values, strict=True)):
             grid.addWidget(QLabel(name + ":", self), row, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(value, row, 1)
         grid.setColumnStretch(1, 1)
@@ -92,11 +72,8 @@ class ConsensusFigures(QWidget):
         self.clear()
 
     def show_stats(self, stats: ConsensusStats) -> None:
-        self.majority_label.setText(describe_majority(stats))
-        self.agreement_label.setText(describe_agreement(stats))
-        self.entropy_label.setText(describe_entropy(stats))
-        self.distinct_label.setText(str(stats.distinct) if stats.n else "—")
-        self.no_answer_label.setText(str(stats.no_answer) if stats.n else "—")
+        for label, (_, text) in zip(self._values, figure_lines(stats).rows(), strict=True):
+            label.setText(text)
         self.note_label.setText(stats.note or "")
         self.note_label.setVisible(bool(stats.note))
 
@@ -117,7 +94,7 @@ class ConsensusFigures(QWidget):
         self.outcome_label.setVisible(bool(text))
 
     def clear(self) -> None:
-        self.show_stats(ConsensusStats(0, None, 0, False, 0.0, (0.0, 1.0), 0.0, 0.0, 0, 0))
+        self.show_stats(_EMPTY)
         self.set_plan(None)
         self.progress_label.setText("")
         self.set_outcome(None)
