@@ -109,3 +109,11 @@ def _agreement(top_label: str | None, top_count: int, answered: int) -> str:
     if top_label is not None and top_count == answered:
         line += f"; {answered} of {answered}: any other answer ≤ {format_bound(1 - low)} at 95%"
     return line
+
+
+def same_samples_warning(samples: int) -> str:
+    """What to say before a deterministic run (temperature 0 or top-k 1) of `samples` > 1."""
+    return (
+        f"Temperature 0 (or top-k 1) makes every sample the same: {samples} samples will give "
+        f"{samples} copies of one answer, and their agreement says nothing. One sample is enough."
+    )

@@ -5,8 +5,14 @@ from __future__ import annotations
 from itertools import count
 
 from app.core.answers.grouping import NO_ANSWER, AnswerGroup
-from app.core.consensus.figure_lines import figure_lines, format_bound, format_share
-from app.core.consensus.stats import ConsensusStats, compute_stats
+from app.core.consensus.figure_lines import (
+    MIN_ANSWERED_FOR_AGREEMENT,
+    figure_lines,
+    format_bound,
+    format_share,
+)
+from app.core.consensus.stats import ConsensusStats, compute_stats, wilson_interval
+from app.core.consensus.stats_help import STATS_HELP
 
 
 def _stats(*sizes: tuple[str | None, int]) -> ConsensusStats:
@@ -92,3 +98,12 @@ def test_format_bound_rounds_up() -> None:
     assert format_bound(0.00744698) == "0.75%"
     assert format_bound(0.2) == "20%"
     assert format_bound(0.0) == "0%"
+
+
+def test_help_matches_the_wording() -> None:
+    text = " ".join(STATS_HELP.split())
+    assert f"fewer than {MIN_ANSWERED_FOR_AGREEMENT} answered samples no agreement" in text
+    bound_16 = format_bound(1 - wilson_interval(16, 16)[0])
+    assert f"16 of 16: any other answer ≤ {bound_16}" in text
+    assert f"512 of 512 gives ≤ {format_bound(1 - wilson_interval(512, 512)[0])}" in text
+    assert "most samples gave no answer (7 of 12)" in text
