@@ -65,7 +65,7 @@ the plain entropy (0).
 **Deterministic sampling.** At temperature 0, or with top-k = 1, the model always picks its
 single most likely next token, so every sample is identical by construction. Agreement is
 then 100% and entropy 0 bits whatever the model "believes"; Quorum says so before the run
-and next to the figures. Use the model's
+(the window offers to use one sample instead) and next to the figures. Use the model's
 recommended sampling settings to measure consistency.
 
 **Stopping early.** A long run can end before all N samples are done:

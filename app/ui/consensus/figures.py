@@ -8,9 +8,17 @@ Every label is plain text: answers are model output and must never be read as ma
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.core.consensus.figure_lines import figure_lines
+from app.core.consensus.figure_lines import figure_lines, same_samples_warning
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.stats import ConsensusStats
 
@@ -31,9 +39,12 @@ class ConsensusFigures(QWidget):
 
     Signals:
         help_requested(): the "?" button was pressed (the view opens the help).
+        one_sample_requested(): "Use one sample" was pressed under the warning that a
+            deterministic run's samples are all the same.
     """
 
     help_requested = Signal()
+    one_sample_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +60,9 @@ class ConsensusFigures(QWidget):
         self.answered_label = _label(self)
         self.distinct_label = _label(self)
         self.note_label = _label(self, wrap=True)
+        self.same_samples_label = _label(self, wrap=True)
+        self.one_sample_button = QPushButton("Use one sample (untick Consensus)", self)
+        self.one_sample_button.clicked.connect(self.one_sample_requested)
         self.progress_label = _label(self)
         self.outcome_label = _label(self, wrap=True)
         top = QHBoxLayout()
@@ -66,6 +80,10 @@ class ConsensusFigures(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        same = QHBoxLayout()
+        same.addWidget(self.same_samples_label, 1)
+        same.addWidget(self.one_sample_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(same)
         layout.addLayout(grid)
         for label in (self.note_label, self.progress_label, self.outcome_label):
             layout.addWidget(label)
@@ -76,6 +94,14 @@ class ConsensusFigures(QWidget):
             label.setText(text)
         self.note_label.setText(stats.note or "")
         self.note_label.setVisible(bool(stats.note))
+
+    def show_same_samples(self, samples: int | None) -> None:
+        """Warn, before a deterministic run of `samples` > 1, that all will be the same,
+        with the offer to use one sample; None hides the warning."""
+        shown = samples is not None and samples > 1
+        self.same_samples_label.setText(same_samples_warning(samples) if shown and samples else "")
+        self.same_samples_label.setVisible(shown)
+        self.one_sample_button.setVisible(shown)
 
     def set_plan(self, plan: ConsensusPlan | None) -> None:
         self.plan_label.setText(f"Plan: {plan.describe()}" if plan is not None else "")
@@ -96,5 +122,6 @@ class ConsensusFigures(QWidget):
     def clear(self) -> None:
         self.show_stats(_EMPTY)
         self.set_plan(None)
+        self.show_same_samples(None)
         self.progress_label.setText("")
         self.set_outcome(None)

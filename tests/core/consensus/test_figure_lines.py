@@ -107,3 +107,4 @@ def test_help_matches_the_wording() -> None:
     assert f"16 of 16: any other answer ≤ {bound_16}" in text
     assert f"512 of 512 gives ≤ {format_bound(1 - wilson_interval(512, 512)[0])}" in text
     assert "most samples gave no answer (7 of 12)" in text
+    assert "the window offers to use one sample instead" in text
