@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 
+from app.core.consensus.figure_lines import figure_lines
 from app.core.consensus.runner import ConsensusReport
 
 BAR_WIDTH = 30
@@ -29,16 +30,9 @@ def print_consensus_table(report: ConsensusReport) -> None:
         share = count / stats.n if stats.n else 0.0
         shown = label if len(label) <= width else label[: width - 1] + "…"
         out.write(f"  {shown:<{width}}  {count:>5}  {share:>5.0%}  {_bar(share)}\n")
-    low, high = stats.agreement_ci95
-    leader = stats.majority if stats.majority is not None else "(no answer leads)"
-    out.write(
-        f"\nMajority: {leader}; agreement {stats.agreement:.0%} "
-        f"(95% Wilson interval {low:.0%}–{high:.0%})\n"
-    )
-    out.write(
-        f"Entropy: {stats.entropy_bits:.2f} bits (Miller–Madow {stats.entropy_bits_mm:.2f}); "
-        f"distinct answers: {stats.distinct}; no answer: {stats.no_answer}\n"
-    )
+    out.write("\n")
+    for name, text in figure_lines(stats).rows():
+        out.write(f"{name}: {text}\n")
     if done:
         tokens = statistics.mean(r.completion_tokens for _, r in done)
         seconds = statistics.mean(r.seconds for _, r in done)

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.cli.consensus_output import print_consensus_table
 from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
+from app.core.consensus.figure_lines import same_samples_warning
 from app.core.consensus.runner import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -309,6 +310,8 @@ def run_consensus(
     runner = ConsensusRunner(engine)
     request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
     progress = sys.stderr.isatty() and not args.json
+    if sampling.deterministic and args.samples > 1:
+        print(f"quorum: warning: {same_samples_warning(args.samples)}", file=sys.stderr)
     report = None
     try:
         with _CancelOnInterrupt(runner):

@@ -260,3 +260,14 @@ def test_consensus_llama_failure_is_a_clear_error(test_model_path: Path) -> None
     last = out.stderr.strip().splitlines()[-1]  # after the memory plan's line
     assert last.startswith("quorum: error: llama.cpp could not create a context")
     assert "fewer samples" in last
+
+
+def test_greedy_consensus_warns_that_samples_are_copies(test_model_path: Path) -> None:
+    out = quorum(
+        "solve", "What is 6 * 7?", "--model", str(test_model_path), "--samples", "2",
+        "--max-tokens", "8", "--seed", "9", "--temperature", "0",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "warning: Temperature 0 (or top-k 1) makes every sample the same" in out.stderr
+    # The table names the n under every figure.
+    assert "of 2 answered" in out.stdout and "(plug-in;" in out.stdout

@@ -16,6 +16,11 @@ Three rules, tried in order; the first that finds something wins:
    it) is skipped: it numbers a step, it is not a result. A number glued to letters
    ("x2", "H2O", "v1.2") is not taken either.
 
+When the text was cut off (cancelled, or out of tokens or context) pass ``complete=False``:
+the text may end halfway through the answer ("... = 1" of "= 17"), so only an answer that
+was finished before the cut counts: a closed box, or a phrase or last-number answer whose
+line a newline ends. Anything else gives None rather than an invented answer.
+
 Text inside fenced code blocks (``` or ~~~) is ignored by rules 2 and 3: code is full of
 numbers and "Answer:" strings that are not the answer. A box is an explicit marking, so
 rule 1 looks everywhere.
@@ -47,8 +52,12 @@ class ExtractedAnswer:
     span: tuple[int, int]  # character offsets in the searched text; text == slice
 
 
-def extract_answer(text: str) -> ExtractedAnswer | None:
-    """The final answer in `text`, or None when the text holds nothing that looks like one."""
+def extract_answer(text: str, *, complete: bool = True) -> ExtractedAnswer | None:
+    """The final answer in `text`, or None when the text holds nothing that looks like one.
+
+    complete=False: the text was cut off, so a phrase or last-number answer counts only
+    when a newline follows it (a closed box always counts).
+    """
     if not isinstance(text, str):
         raise TypeError(f"extract_answer() takes str, not {type(text).__name__}")
     if not text.strip():
@@ -62,6 +71,8 @@ def extract_answer(text: str) -> ExtractedAnswer | None:
     for rule, find in rules:
         span = find()
         if span is not None:
+            if not complete and rule != "boxed" and "\n" not in text[span[1] :]:
+                return None  # the answer's line was still being written when the text stopped
             return ExtractedAnswer(text=text[span[0] : span[1]], rule=rule, span=span)
     return None
 

@@ -103,7 +103,7 @@ class _Slot:
         return GenerationResult(
             trace=self.splitter.trace,
             answer=self.splitter.answer,
-            extracted=extract_answer(self.splitter.answer),
+            extracted=extract_answer(self.splitter.answer, complete=reason == FinishReason.STOP),
             prompt_tokens=prompt_tokens,
             completion_tokens=self.tokens,
             seconds=time.perf_counter() - self.started,

@@ -22,16 +22,26 @@ mathematical value, checked with math-verify ("\\sqrt{25}" = "5", "(x+1)^2" = "x
 A maths check that takes longer than 2 seconds is abandoned and the answers are kept apart.
 A new answer joins the first existing group whose first answer it matches.
 
-**No answer.** A sample whose final answer could not be found (it ran out of tokens, or
-never stated one) goes into its own bucket, "∅ no answer". It is always shown and counted
-in N, never dropped. It is not counted among the *distinct answers*, but it is one outcome
-in the entropy. If it is the largest group, no majority answer is named.
+**No answer.** A sample whose final answer could not be found goes into its own bucket,
+"∅ no answer": it never stated one, or it was cut off (cancelled, or out of tokens or
+context) before its answer was finished. A cut-off sample keeps an answer only when that
+answer was complete before the cut: a closed `\\boxed{}`, or an answer line ended by a
+newline ("Final answer: 17" and then a new line); "… = 1" cut in the middle of "17" is no
+answer, not "1". The bucket is always shown and counted in N, never dropped: the figures
+say "9 of 16 answered". It is not counted among the *distinct answers*, but it is one
+outcome in the entropy. If it is the largest group, no majority answer is named and the
+figures say "most samples gave no answer (7 of 12)".
 
-**Majority.** The answer given by the most samples. Ties go to a real answer over "no
-answer", then to the answer that appeared first, and the tie is pointed out.
+**Majority.** The answer given by the most samples, with its count out of all N. Ties go to
+a real answer over "no answer", then to the answer that appeared first, and the tie is
+pointed out.
 
-**Agreement.** The majority's share of all N samples: majority count ÷ N. 100% means every
-sample gave the same answer.
+**Agreement.** The leading answer's share of the samples that gave an answer: its count ÷
+the number answered, shown with that number ("56% of 9 answered"). With fewer than 2
+answered samples no agreement is shown, because one answer always agrees with itself.
+When every answered sample gave the same answer, Quorum also shows the largest share any
+other answer could have at 95% confidence: 1 − the lower end of the Wilson interval,
+rounded up ("16 of 16: any other answer ≤ 20%"; 512 of 512 gives ≤ 0.75%).
 
 **Wilson 95% interval.** The range of agreement values consistent with what was observed,
 at 95% confidence: if the same question were run many times, about 95 in 100 such ranges
@@ -40,8 +50,10 @@ would contain the model's long-run agreement. It is wide for small N (7 of 10 gi
 leaves 0%–100% and stays sensible at 0 of N and N of N. Formula, with p = share and z = 1.96:
 centre = (p + z²/2N) / (1 + z²/N), half-width = z / (1 + z²/N) × √(p(1−p)/N + z²/4N²).
 
-**Entropy (bits).** How spread out the answers are: H = −Σ p·log₂ p over the answer groups
-(the no-answer bucket included), where p is each group's share. 0 bits means all samples
+**Entropy (bits).** How spread out the answers are, over all N samples (the plug-in
+estimate; "0.00 bits" means no disagreement was seen, not that none is possible):
+H = −Σ p·log₂ p over the answer groups (the no-answer bucket included), where p is each
+group's share. 0 bits means all samples
 agree; 1 bit is an even split between two answers; 2 bits an even split among four; at most
 log₂ K bits for K groups.
 
@@ -52,8 +64,9 @@ the plain entropy (0).
 
 **Deterministic sampling.** At temperature 0, or with top-k = 1, the model always picks its
 single most likely next token, so every sample is identical by construction. Agreement is
-then 100% and entropy 0 bits whatever the model "believes"; Quorum says so next to the
-figures. Use the model's recommended sampling settings to measure consistency.
+then 100% and entropy 0 bits whatever the model "believes"; Quorum says so before the run
+(the window offers to use one sample instead) and next to the figures. Use the model's
+recommended sampling settings to measure consistency.
 
 **Stopping early.** A long run can end before all N samples are done:
 

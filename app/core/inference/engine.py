@@ -131,7 +131,7 @@ class _Run:
         return GenerationResult(
             trace=splitter.trace,
             answer=answer,
-            extracted=extract_answer(answer),
+            extracted=extract_answer(answer, complete=reason == FinishReason.STOP),
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
             seconds=time.perf_counter() - self.started,

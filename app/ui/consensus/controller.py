@@ -36,6 +36,7 @@ class ConsensusController(QObject):
                  run_info: QLabel, parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.session, self.options, self.view = session, options, view
+        self.consensus = consensus
         self.trace_view, self.answer_view = trace_view, answer_view
         self.banner, self.run_info = banner, run_info
         self._showing_consensus = False  # the panes show a consensus run
@@ -50,6 +51,7 @@ class ConsensusController(QObject):
         session.run_opened.connect(self._on_run_opened)
         session.conversation_reset.connect(self._on_conversation_reset)
         view.sample_selected.connect(self._on_sample_selected)
+        view.figures.one_sample_requested.connect(self._on_one_sample_requested)
         options.toggled.connect(self._update_panel)
         # The window's own panes show the chosen sample, so the panel's copy would only
         # take their room.
@@ -71,7 +73,15 @@ class ConsensusController(QObject):
     def _on_planned(self, plan: ConsensusPlan) -> None:
         self.view.set_plan(plan)
         self.run_info.setText(f"Consensus: {plan.describe()}")
+        sampling = self.consensus.sampling
+        if sampling is not None and sampling.deterministic:
+            self.view.figures.show_same_samples(plan.samples)
         self.trace_view.set_summary("Click a sample to see its reasoning here")
+
+    def _on_one_sample_requested(self) -> None:
+        # The next Ask runs once: N copies of one greedy answer add nothing.
+        self.options.set_enabled(False)
+        self.view.figures.show_same_samples(None)
 
     def _on_refused(self, message: str) -> None:
         self.run_info.setText("")

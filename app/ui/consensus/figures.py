@@ -1,5 +1,6 @@
-"""The consensus figures in words: majority, agreement and its interval, entropy, distinct
-answers, no-answer count, notes, the memory plan and the run's progress.
+"""The consensus figures in words (app.core.consensus.figure_lines, which the CLI prints
+too): majority, agreement and its interval, entropy, answered count, distinct answers,
+notes, the memory plan and the run's progress.
 
 Every label is plain text: answers are model output and must never be read as markup.
 """
@@ -7,12 +8,19 @@ Every label is plain text: answers are model output and must never be read as ma
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.core.consensus.figure_lines import figure_lines, same_samples_warning
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.stats import ConsensusStats
-
-_MAJORITY_CHARS = 120
 
 
 def _label(parent: QWidget, wrap: bool = False) -> QLabel:
@@ -23,28 +31,7 @@ def _label(parent: QWidget, wrap: bool = False) -> QLabel:
     return label
 
 
-def describe_majority(stats: ConsensusStats) -> str:
-    if stats.n == 0:
-        return "—"
-    if stats.majority is None:
-        return f"none: no answer leads ({stats.majority_count} of {stats.n})"
-    text = " ".join(stats.majority.split())
-    if len(text) > _MAJORITY_CHARS:
-        text = text[: _MAJORITY_CHARS - 1] + "…"
-    return f"{text}  ({stats.majority_count} of {stats.n})"
-
-
-def describe_agreement(stats: ConsensusStats) -> str:
-    if stats.n == 0:
-        return "—"
-    low, high = stats.agreement_ci95
-    return f"{stats.agreement:.0%}  (95% Wilson interval {low:.0%}–{high:.0%})"
-
-
-def describe_entropy(stats: ConsensusStats) -> str:
-    if stats.n == 0:
-        return "—"
-    return f"{stats.entropy_bits:.2f} bits  (Miller–Madow {stats.entropy_bits_mm:.2f} bits)"
+_EMPTY = ConsensusStats(0, None, 0, False, 0.0, (0.0, 1.0), 0.0, 0.0, 0, 0)
 
 
 class ConsensusFigures(QWidget):
@@ -52,9 +39,12 @@ class ConsensusFigures(QWidget):
 
     Signals:
         help_requested(): the "?" button was pressed (the view opens the help).
+        one_sample_requested(): "Use one sample" was pressed under the warning that a
+            deterministic run's samples are all the same.
     """
 
     help_requested = Signal()
+    one_sample_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,38 +57,51 @@ class ConsensusFigures(QWidget):
         self.majority_label = _label(self, wrap=True)
         self.agreement_label = _label(self)
         self.entropy_label = _label(self)
+        self.answered_label = _label(self)
         self.distinct_label = _label(self)
-        self.no_answer_label = _label(self)
         self.note_label = _label(self, wrap=True)
+        self.same_samples_label = _label(self, wrap=True)
+        self.one_sample_button = QPushButton("Use one sample (untick Consensus)", self)
+        self.one_sample_button.clicked.connect(self.one_sample_requested)
         self.progress_label = _label(self)
         self.outcome_label = _label(self, wrap=True)
         top = QHBoxLayout()
         top.addWidget(self.plan_label, 1)
         top.addWidget(self.help_button, 0, Qt.AlignmentFlag.AlignTop)
         grid = QGridLayout()
-        rows = (("Majority", self.majority_label), ("Agreement", self.agreement_label),
-                ("Entropy", self.entropy_label), ("Distinct answers", self.distinct_label),
-                ("No answer", self.no_answer_label))  # fmt: skip
-        for row, (name, value) in enumerate(rows):
+        self._values = (self.majority_label, self.agreement_label, self.entropy_label,
+                        self.answered_label, self.distinct_label)  # fmt: skip
+        self.agreement_label.setWordWrap(True)
+        names = [name for name, _ in figure_lines(_EMPTY).rows()]
+        for row, (name, value) in enumerate(zip(names, self._values, strict=True)):
             grid.addWidget(QLabel(name + ":", self), row, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(value, row, 1)
         grid.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        same = QHBoxLayout()
+        same.addWidget(self.same_samples_label, 1)
+        same.addWidget(self.one_sample_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(same)
         layout.addLayout(grid)
         for label in (self.note_label, self.progress_label, self.outcome_label):
             layout.addWidget(label)
         self.clear()
 
     def show_stats(self, stats: ConsensusStats) -> None:
-        self.majority_label.setText(describe_majority(stats))
-        self.agreement_label.setText(describe_agreement(stats))
-        self.entropy_label.setText(describe_entropy(stats))
-        self.distinct_label.setText(str(stats.distinct) if stats.n else "—")
-        self.no_answer_label.setText(str(stats.no_answer) if stats.n else "—")
+        for label, (_, text) in zip(self._values, figure_lines(stats).rows(), strict=True):
+            label.setText(text)
         self.note_label.setText(stats.note or "")
         self.note_label.setVisible(bool(stats.note))
+
+    def show_same_samples(self, samples: int | None) -> None:
+        """Warn, before a deterministic run of `samples` > 1, that all will be the same,
+        with the offer to use one sample; None hides the warning."""
+        shown = samples is not None and samples > 1
+        self.same_samples_label.setText(same_samples_warning(samples) if shown and samples else "")
+        self.same_samples_label.setVisible(shown)
+        self.one_sample_button.setVisible(shown)
 
     def set_plan(self, plan: ConsensusPlan | None) -> None:
         self.plan_label.setText(f"Plan: {plan.describe()}" if plan is not None else "")
@@ -117,7 +120,8 @@ class ConsensusFigures(QWidget):
         self.outcome_label.setVisible(bool(text))
 
     def clear(self) -> None:
-        self.show_stats(ConsensusStats(0, None, 0, False, 0.0, (0.0, 1.0), 0.0, 0.0, 0, 0))
+        self.show_stats(_EMPTY)
         self.set_plan(None)
+        self.show_same_samples(None)
         self.progress_label.setText("")
         self.set_outcome(None)

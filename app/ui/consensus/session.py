@@ -59,6 +59,7 @@ class ConsensusSession(QObject):
         self.conversation = conversation
         self.inference = inference
         self._running = False
+        self.sampling: SamplingParams | None = None  # of the last run asked for
         worker = inference.worker
         worker.consensus_planned.connect(self._on_planned)
         worker.consensus_refused.connect(self._on_refused)
@@ -86,6 +87,7 @@ class ConsensusSession(QObject):
         if early_stop not in get_args(StopMode):
             raise ConversationError(f"Unknown early-stop choice {early_stop!r}.")
         sampling = sampling.with_seed()  # recorded now: every sample's seed derives from it
+        self.sampling = sampling
         record = self.conversation.new_record(question, sampling, thinking, samples=samples,
                                               early_stop=early_stop)  # fmt: skip
         messages = self.conversation.messages_for(record.question)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.answers.extract import extract_answer
 from app.core.inference.engine import (
     Engine,
     Finished,
@@ -76,6 +77,16 @@ def test_max_tokens_ends_with_length(engine: Engine) -> None:
     _, result = run_to_end(engine, SamplingParams(seed=3, max_tokens=5))
     assert result.finish_reason == FinishReason.LENGTH
     assert result.completion_tokens == 5
+
+
+def test_answer_cut_by_max_tokens_mid_number_is_not_extracted(engine: Engine) -> None:
+    # Greedy SmolLM2 answers this with digits and no spaces: 10 tokens end mid-number.
+    counting = [{"role": "user", "content": "Count from 1 to 40, separated by spaces."}]
+    _, result = run_to_end(engine, SamplingParams(seed=1, temperature=0.0, max_tokens=10), counting)
+    assert result.finish_reason == FinishReason.LENGTH
+    assert result.answer.rstrip()[-1:].isdigit()
+    assert extract_answer(result.answer) is not None  # finished, the same text would count
+    assert result.extracted is None
 
 
 def _cancel_after(

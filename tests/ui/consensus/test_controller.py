@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.record import majority_text
 from app.core.conversation import open_history
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
+from app.core.inference.sampling import SamplingParams
 from app.ui.consensus.controller import ConsensusController
 from app.ui.consensus.options import ConsensusOptions
 from app.ui.consensus.session import ConsensusSession
@@ -100,3 +103,32 @@ def test_a_consensus_run_without_samples_clears_the_panes(
     session.run_opened.emit(empty)
     assert answer.markdown() == "" and answer.final.text() == "No sample finished."
     assert trace.plain_text() == ""
+
+
+@pytest.mark.parametrize("greedy", [{"temperature": 0.0}, {"top_k": 1}])
+def test_deterministic_run_offers_one_sample(
+    session: ChatSession, qtbot: QtBot, greedy: dict[str, Any]
+) -> None:
+    _trace, _answer, view, controller = build(session, qtbot, panes_last=False)
+    view.show()
+    controller.options.set_enabled(True)
+    controller.consensus.sampling = SamplingParams(**greedy)
+    plan = ConsensusPlan(samples=8, parallel=8, tokens_per_sample=64, n_ctx=512,
+                         kv_bytes=1 << 20, kv_unified=True, limited_by=None)  # fmt: skip
+    controller.consensus.planned.emit(plan)
+    figures = view.figures
+    assert figures.same_samples_label.isVisible() and figures.one_sample_button.isVisible()
+    assert "every sample the same: 8 samples" in figures.same_samples_label.text()
+    qtbot.mouseClick(figures.one_sample_button, Qt.MouseButton.LeftButton)
+    assert not controller.options.enabled()  # the next Ask runs one sample
+    assert not figures.one_sample_button.isVisible()
+
+
+def test_sampled_run_has_no_same_samples_warning(session: ChatSession, qtbot: QtBot) -> None:
+    _trace, _answer, view, controller = build(session, qtbot, panes_last=False)
+    view.show()
+    controller.consensus.sampling = SamplingParams(temperature=0.6)
+    plan = ConsensusPlan(samples=8, parallel=8, tokens_per_sample=64, n_ctx=512,
+                         kv_bytes=1 << 20, kv_unified=True, limited_by=None)  # fmt: skip
+    controller.consensus.planned.emit(plan)
+    assert not view.figures.same_samples_label.isVisible()

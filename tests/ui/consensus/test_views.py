@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
 from app.core.answers.grouping import NO_ANSWER, AnswerGroup
+from app.core.consensus.figure_lines import figure_lines
 from app.core.consensus.record import consensus_to_record
 from app.core.consensus.report import build_report
 from app.core.consensus.runner import (
@@ -122,7 +123,7 @@ def _first_bar(width: int) -> tuple[int, int]:
 def _figures(view: ConsensusView) -> list[str]:
     f = view.figures
     labels = (f.majority_label, f.agreement_label, f.entropy_label, f.distinct_label,
-              f.no_answer_label, f.note_label, f.plan_label)  # fmt: skip
+              f.answered_label, f.note_label, f.plan_label)  # fmt: skip
     return [label.text() for label in labels]
 
 
@@ -147,18 +148,18 @@ def test_live_samples_fill_chart_figures_and_chips(view: ConsensusView, runs: An
         assert isinstance(event, ConsensusSample)
         view.on_sample(event)
         assert view.chart.groups == event.stats.groups, "the chart follows every sample"
-        assert view.figures.distinct_label.text() == str(event.stats.distinct)
+        assert view.figures.distinct_label.text().startswith(f"{event.stats.distinct} among ")
         first_colour[event.index] = _colour(view, event.index)
         assert not view.grab().isNull()  # paints without error at every step
     view.on_finished(sampled.events[-1], sampled.data)
     stats = sampled.report.stats
     assert view.stats == stats
-    assert stats.majority is not None and stats.majority in view.figures.majority_label.text()
-    low, high = stats.agreement_ci95
-    assert f"{stats.agreement:.0%}" in view.figures.agreement_label.text()
-    assert f"95% Wilson interval {low:.0%}–{high:.0%}" in view.figures.agreement_label.text()
+    lines = figure_lines(stats)
+    assert view.figures.majority_label.text() == lines.majority
+    assert view.figures.agreement_label.text() == lines.agreement
     assert f"Miller–Madow {stats.entropy_bits_mm:.2f} bits" in view.figures.entropy_label.text()
-    assert view.figures.no_answer_label.text() == str(stats.no_answer)
+    assert view.figures.answered_label.text() == lines.answered
+    assert f"of {stats.n} answered" in lines.answered
     assert view.figures.outcome_label.text().startswith("Finished: 6 of 6 samples")
     assert view.export_button.isEnabled()
     # Chips: one colour per group, kept from the moment each sample arrived; no answer grey.
@@ -231,7 +232,8 @@ def test_deterministic_run_shows_its_note(view: ConsensusView, runs: Any) -> Non
     assert greedy.report.stats.deterministic
     assert view.figures.note_label.isVisible()
     assert "by construction" in view.figures.note_label.text()
-    assert view.figures.agreement_label.text().startswith("100%")
+    # Three identical samples, each cut by max_tokens: agreement as the core words it.
+    assert view.figures.agreement_label.text() == figure_lines(greedy.report.stats).agreement
     view.clear()
     assert not view.figures.note_label.isVisible() and view.chips.total == 0
 
