@@ -139,9 +139,6 @@ class _Tally:
         self.labels[index] = label
         return label
 
-    def counts(self) -> list[int]:
-        return [g.count for g in self.grouper.groups]
-
 
 class ConsensusRunner:
     """Runs consensus on an Engine's already loaded model (on the engine's thread)."""
