@@ -72,11 +72,6 @@ class JobPanel(QWidget):
     def worker(self) -> DownloadWorker | None:
         return self._worker
 
-    @property
-    def kind(self) -> str:
-        """The running job's kind ("" when idle)."""
-        return self._kind
-
     def start(self, kind: str, task: Task, *, name: str, starting: str = "Starting…",
               label: str = "", cancellable: bool = True,
               byte_count: bool = True) -> None:  # fmt: skip
