@@ -3,8 +3,9 @@
 The window only arranges views and forwards the user's commands to `ChatSession`;
 what is shown comes back through the session's signals. Nothing here blocks: model
 loading and generation run on the inference thread, and errors appear in the banner.
-With consensus on, Ask runs N samples; the consensus panel above the panes and its
-wiring live in app.ui.consensus.controller. Opening models, the first-run panel (shown
+With consensus on, Ask runs N samples; the consensus panel (a tab beside the answer) and
+its wiring live in app.ui.consensus.controller. On a narrow window the side docks fold
+away (app.ui.widgets.dock_fold). Opening models, the first-run panel (shown
 in place of the question and answer while no model is on disk), the model manager and
 the demo-model notice live in app.ui.models.controller.
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -50,7 +52,9 @@ from app.ui.settings.panel import SettingsPanel
 from app.ui.settings.store import WindowSettings
 from app.ui.widgets.about import about_box
 from app.ui.widgets.banner import Banner
+from app.ui.widgets.dock_fold import DockFolder
 from app.ui.widgets.status_bar import QuorumStatusBar
+from app.ui.widgets.wrapping_row import WrappingRow
 
 
 class MainWindow(QMainWindow):
@@ -119,8 +123,10 @@ class MainWindow(QMainWindow):
         self.question.setPlaceholderText("Ask a question…  (Ctrl+Enter asks, Esc stops)")
         self.question.setTabChangesFocus(True)  # Tab leaves the box: keyboard navigation
         self.question.setAccessibleName("Question")
-        self.question.setMinimumHeight(60)
-        self.question.setMaximumHeight(160)
+        # A few lines, scrolling beyond: on a short window the answer needs the height.
+        lines = self.question.fontMetrics().lineSpacing()
+        self.question.setMinimumHeight(2 * lines + 16)
+        self.question.setMaximumHeight(4 * lines + 16)
         self.question_hint = QLabel("")
         self.question_hint.setStyleSheet("color: #c0392b;")
         self.question_hint.hide()
@@ -131,13 +137,15 @@ class MainWindow(QMainWindow):
         self.new_button = QPushButton("&New conversation")
         self.new_button.setToolTip("Forget the earlier questions (Ctrl+N)")
         self.turn_label = QLabel("")
-        # Clipped rather than squeezing the buttons beside it; the tooltip has it all.
-        self.turn_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.turn_label.setWordWrap(True)  # a line of its own, shown on follow-ups only
         self.consensus_options = ConsensusOptions()
-        buttons = QHBoxLayout()
-        for widget in (self.ask_button, self.consensus_options, self.stop_button, self.new_button):
+        buttons_group = QWidget()
+        buttons = QHBoxLayout(buttons_group)
+        buttons.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.ask_button, self.stop_button, self.new_button):
             buttons.addWidget(widget)
-        buttons.addWidget(self.turn_label, 1)
+        # One line where the centre is wide enough, else the consensus switch goes under.
+        self.action_row = WrappingRow(buttons_group, self.consensus_options)
 
         self.trace_view = TraceView(self.session)
         self.answer_view = AnswerView(self.session)
@@ -147,12 +155,21 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([400, 600])
         self._expanded_sizes: list[int] = []
+        # A long sample label wraps under the toggle instead of being cut ("Samp").
+        self.trace_view.summary.setWordWrap(True)
+        self.trace_view.summary.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                              QSizePolicy.Policy.Preferred)  # fmt: skip
+        self.trace_view.summary.setMinimumWidth(120)
         self.consensus_view = ConsensusView()
-        self.panes = QSplitter(Qt.Orientation.Vertical)  # the consensus panel above the panes
-        self.panes.addWidget(self.consensus_view)
-        self.panes.addWidget(self.splitter)
-        self.panes.setChildrenCollapsible(False)
-        self.panes.setSizes([300, 400])
+        # The consensus panel is a tab of its own beside the answer, not a strip above it:
+        # figures, chart, chips and a sample table need the column's full height, which
+        # a split with the panes never leaves them at 760 px; a tab is one click or
+        # Ctrl+Tab away and, unlike a drawer, hides nothing the user is reading.
+        self.panes = QTabWidget()
+        self.panes.setDocumentMode(True)
+        self.panes.addTab(self.splitter, "Answer")
+        self.panes.addTab(self.consensus_view, "Consensus")
+        self.panes.setTabToolTip(1, "How much the samples of a consensus run agree")
         self.run_info = QLabel("")
         self.run_info.setTextFormat(Qt.TextFormat.PlainText)
         self.run_info.setWordWrap(True)
@@ -163,7 +180,8 @@ class MainWindow(QMainWindow):
         page.setContentsMargins(0, 0, 0, 0)
         for part in (self.model_picker, self.question, self.question_hint):
             page.addWidget(part)
-        page.addLayout(buttons)
+        page.addWidget(self.action_row)
+        page.addWidget(self.turn_label)
         page.addWidget(self.panes, 1)
         page.addWidget(self.run_info)
         self.views = QStackedWidget()  # the questions, or the first-run page in their place
@@ -182,6 +200,7 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self.session)
         self.history_dock = self._dock("History", "history", self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
+        self.docks = DockFolder(self, [self.history_dock, self.settings_dock])
         self.status = QuorumStatusBar(self.session)
         self.setStatusBar(self.status)
         options = self.consensus_options
@@ -212,9 +231,13 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view_menu = self.menuBar().addMenu("&View")
         for dock, key in ((self.settings_dock, "Ctrl+,"), (self.history_dock, "Ctrl+H")):
-            toggle = dock.toggleViewAction()
+            toggle = self.docks.actions[dock]  # opens a folded dock over the window
             toggle.setShortcut(QKeySequence(key))
             view_menu.addAction(toggle)
+        self._action(view_menu, "The &answer", QKeySequence("Ctrl+1"),
+                     lambda: self.panes.setCurrentIndex(0))  # fmt: skip
+        self._action(view_menu, "The &consensus panel", QKeySequence("Ctrl+2"),
+                     lambda: self.panes.setCurrentWidget(self.consensus_view))  # fmt: skip
         self._action(view_menu, "Focus the &question", QKeySequence("Ctrl+L"),
                      self.question.setFocus)  # fmt: skip
         self._action(view_menu, "&Search the history", QKeySequence.StandardKey.Find,
@@ -263,7 +286,7 @@ class MainWindow(QMainWindow):
         self.consensus = ConsensusController(
             session, self.consensus_session, self.consensus_options, self.consensus_view,
             self.trace_view,
-            self.answer_view, self.banner, self.run_info, parent=self,
+            self.answer_view, self.banner, self.run_info, tabs=self.panes, parent=self,
         )  # fmt: skip
         self._update_actions()
 
@@ -279,7 +302,7 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([narrow, max(0, total - narrow)])
 
     def _on_search_requested(self) -> None:
-        self.history_dock.show()
+        self.docks.actions[self.history_dock].setChecked(True)
         self.history_panel.search.setFocus()
 
     def _on_history_failed(self, message: str) -> None:
@@ -315,7 +338,7 @@ class MainWindow(QMainWindow):
         turns = len(session.turns)
         earlier = "1 earlier turn goes" if turns == 1 else f"{turns} earlier turns go"
         self.turn_label.setText(f"Follow-up: {earlier} with your question" if turns else "")
-        self.turn_label.setToolTip(self.turn_label.text())
+        self.turn_label.setVisible(bool(turns))
 
     # -- persistence and shutdown -----------------------------------------------------------
     def _restore(self) -> None:
@@ -328,6 +351,10 @@ class MainWindow(QMainWindow):
         state = {**self.settings_panel.state(), "consensus": self.consensus_options.state()}
         self.window_settings.set_panel_state(state)
         self.window_settings.save_layout(self, self.splitter)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.docks.arrange()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:

@@ -145,10 +145,14 @@ class GroupBarChart(QWidget):
         painter = QPainter(self)
         try:
             pal = self.palette()
+            # A translucent highlight keeps the row's text readable in either theme
+            # (a lightened one put white text on light blue in the dark theme).
+            selected = QColor(pal.color(QPalette.ColorRole.Highlight))
+            selected.setAlpha(90)
             colours = ChartColours(
                 text=pal.color(QPalette.ColorRole.WindowText),
                 track=pal.color(QPalette.ColorRole.AlternateBase),
-                selected=pal.color(QPalette.ColorRole.Highlight).lighter(170),
+                selected=selected,
             )
             area = QRectF(PAD, PAD, self.width() - 2 * PAD, self.height() - 2 * PAD)
             if not self._groups:

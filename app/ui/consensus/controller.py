@@ -11,7 +11,7 @@ So no slot here writes over what a pane's own slot wrote, whichever runs first.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QTabWidget
 
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.record import is_consensus_run
@@ -28,17 +28,20 @@ from app.ui.widgets.banner import Banner
 
 class ConsensusController(QObject):
     """Connects the session's consensus run to the panel and the panes; shows or hides
-    the panel (shown while consensus is on or a consensus run is on screen)."""
+    the panel (shown while consensus is on or a consensus run is on screen) and brings
+    its tab forward when a consensus run starts or is reopened."""
 
     def __init__(self, session: ChatSession, consensus: ConsensusSession,
                  options: ConsensusOptions, view: ConsensusView,
                  trace_view: TraceView, answer_view: AnswerView, banner: Banner,
-                 run_info: QLabel, parent: QObject | None = None) -> None:  # fmt: skip
+                 run_info: QLabel, tabs: QTabWidget | None = None,
+                 parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.session, self.options, self.view = session, options, view
         self.consensus = consensus
         self.trace_view, self.answer_view = trace_view, answer_view
         self.banner, self.run_info = banner, run_info
+        self.tabs = tabs  # the view is a tab beside the panes; None: shown on its own
         self._showing_consensus = False  # the panes show a consensus run
         consensus.requested.connect(self._on_requested)
         consensus.planned.connect(self._on_planned)
@@ -52,10 +55,7 @@ class ConsensusController(QObject):
         session.conversation_reset.connect(self._on_conversation_reset)
         view.sample_selected.connect(self._on_sample_selected)
         view.figures.one_sample_requested.connect(self._on_one_sample_requested)
-        options.toggled.connect(self._update_panel)
-        # The window's own panes show the chosen sample, so the panel's copy would only
-        # take their room.
-        view.detail.hide()
+        options.toggled.connect(self._on_toggled)
         self._update_panel()
 
     def show_sample(self, sample: SampleRecord) -> None:
@@ -64,10 +64,16 @@ class ConsensusController(QObject):
         self.answer_view.show_sample(sample)
 
     # -- slots ---------------------------------------------------------------------------------
+    def _on_toggled(self, on: bool) -> None:
+        self._update_panel()
+        if on:  # the plan and the figures are what the user ticked it for
+            self._bring_forward(True)
+
     def _on_requested(self) -> None:
         self._showing_consensus = True
         self.view.clear()
         self._update_panel()
+        self._bring_forward(True)
         self.run_info.setText("Working out the memory the consensus run needs…")
 
     def _on_planned(self, plan: ConsensusPlan) -> None:
@@ -92,6 +98,7 @@ class ConsensusController(QObject):
         if not self._showing_consensus:
             self.view.clear()
         self._update_panel()
+        self._bring_forward(self._showing_consensus)
 
     def _on_run_opened(self, record: RunRecord) -> None:
         self._showing_consensus = is_consensus_run(record)
@@ -104,6 +111,7 @@ class ConsensusController(QObject):
         else:
             self.view.clear()
         self._update_panel()
+        self._bring_forward(self._showing_consensus)
 
     def _on_conversation_reset(self) -> None:
         self._showing_consensus = False
@@ -116,4 +124,17 @@ class ConsensusController(QObject):
             self.show_sample(sample)
 
     def _update_panel(self, *_args: object) -> None:
-        self.view.setVisible(self.options.enabled() or self._showing_consensus)
+        shown = self.options.enabled() or self._showing_consensus
+        if self.tabs is None:
+            self.view.setVisible(shown)
+            return
+        index = self.tabs.indexOf(self.view)
+        self.tabs.setTabVisible(index, shown)
+        if not shown and self.tabs.currentIndex() == index:
+            self.tabs.setCurrentIndex(0 if index else 1)
+
+    def _bring_forward(self, consensus: bool) -> None:
+        """Show the tab of the run that starts or opens: the panel, or the panes."""
+        if self.tabs is not None:
+            panes = 0 if self.tabs.indexOf(self.view) else 1
+            self.tabs.setCurrentIndex(self.tabs.indexOf(self.view) if consensus else panes)

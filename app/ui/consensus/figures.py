@@ -55,15 +55,18 @@ class ConsensusFigures(QWidget):
         self.help_button.setAccessibleName("Help on the consensus figures")
         self.help_button.clicked.connect(self.help_requested)
         self.majority_label = _label(self, wrap=True)
-        self.agreement_label = _label(self)
-        self.entropy_label = _label(self)
-        self.answered_label = _label(self)
-        self.distinct_label = _label(self)
+        # Every value wraps: "1.30 bits (plug-in; Miller–Madow 1.49 bits)" is wider than a
+        # narrow column, and a cut figure is a wrong one.
+        self.agreement_label = _label(self, wrap=True)
+        self.entropy_label = _label(self, wrap=True)
+        self.answered_label = _label(self, wrap=True)
+        self.distinct_label = _label(self, wrap=True)
         self.note_label = _label(self, wrap=True)
         self.same_samples_label = _label(self, wrap=True)
-        self.one_sample_button = QPushButton("Use one sample (untick Consensus)", self)
+        self.one_sample_button = QPushButton("Use one sample", self)
+        self.one_sample_button.setToolTip("Untick Consensus: the next Ask runs once")
         self.one_sample_button.clicked.connect(self.one_sample_requested)
-        self.progress_label = _label(self)
+        self.progress_label = _label(self, wrap=True)
         self.outcome_label = _label(self, wrap=True)
         top = QHBoxLayout()
         top.addWidget(self.plan_label, 1)
@@ -71,7 +74,6 @@ class ConsensusFigures(QWidget):
         grid = QGridLayout()
         self._values = (self.majority_label, self.agreement_label, self.entropy_label,
                         self.answered_label, self.distinct_label)  # fmt: skip
-        self.agreement_label.setWordWrap(True)
         names = [name for name, _ in figure_lines(_EMPTY).rows()]
         for row, (name, value) in enumerate(zip(names, self._values, strict=True)):
             grid.addWidget(QLabel(name + ":", self), row, 0, Qt.AlignmentFlag.AlignTop)
@@ -80,10 +82,8 @@ class ConsensusFigures(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        same = QHBoxLayout()
-        same.addWidget(self.same_samples_label, 1)
-        same.addWidget(self.one_sample_button, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(same)
+        layout.addWidget(self.same_samples_label)
+        layout.addWidget(self.one_sample_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addLayout(grid)
         for label in (self.note_label, self.progress_label, self.outcome_label):
             layout.addWidget(label)

@@ -49,8 +49,14 @@ class GroupSamplesList(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # Stretch mode (not stretchLastSection, which keeps a width it once had and
+        # scrolls the table sideways when it narrows) fills the row and shrinks with it.
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
+        # A table that shows a row and a half reads as broken: room for four, always.
+        rows = 4 * self.table.verticalHeader().defaultSectionSize()
+        frame = 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(header.sizeHint().height() + rows + frame)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.heading)
@@ -82,6 +88,7 @@ class GroupSamplesList(QWidget):
                     item = QTableWidgetItem(text)
                     item.setData(Qt.ItemDataRole.UserRole, sample.index)
                     self.table.setItem(row, column, item)
+            self._fit_columns()
             if keep is not None and keep in self.indices():
                 self.table.selectRow(self.indices().index(keep))
             else:
@@ -108,6 +115,14 @@ class GroupSamplesList(QWidget):
         self._group = None
         self.heading.setText("Click a bar to list the samples that gave that answer.")
         self.table.setRowCount(0)
+
+    def _fit_columns(self) -> None:
+        # Wide enough for every column, so no heading is cut ("Second") or scrolled away.
+        header = self.table.horizontalHeader()
+        columns = sum(max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
+                      for c in range(self.table.columnCount()))  # fmt: skip
+        bar = self.table.verticalScrollBar().sizeHint().width()
+        self.table.setMinimumWidth(columns + bar + 2 * self.table.frameWidth() + 4)
 
     def _index_of_row(self, row: int) -> int:
         item = self.table.item(row, 0)

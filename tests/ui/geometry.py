@@ -1,0 +1,174 @@
+"""Checks on a laid-out window: no text cut short, no widgets drawn over each other.
+
+Used by tests/ui/test_geometry.py. Each check walks the visible widgets of a window and
+returns readable problems ("QLabel 'Agreement:' needs 88 px, has 41"), so a failing
+test says what broke where, and an empty list means the window reads whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QComboBox,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QSplitter,
+    QStyle,
+    QStyleOptionComboBox,
+    QWidget,
+)
+
+# Rounding in layouts and style metrics: a pixel is not a clipped letter.
+SLACK_PX = 1
+
+
+def describe(widget: QWidget) -> str:
+    name = widget.objectName() or widget.accessibleName()
+    text = ""
+    if isinstance(widget, QLabel | QAbstractButton):
+        text = widget.text()
+    elif isinstance(widget, QLineEdit):
+        text = widget.text() or widget.placeholderText()
+    elif isinstance(widget, QComboBox):
+        text = widget.currentText()
+    parent = widget.parentWidget()
+    where = f" in {type(parent).__name__}" if parent is not None else ""
+    label = " ".join(part for part in (name, repr(text[:40]) if text else "") if part)
+    return f"{type(widget).__name__} {label}{where}".strip()
+
+
+def visible_widgets(root: QWidget) -> Iterator[QWidget]:
+    """Every widget under root that is shown on screen (root's own window only)."""
+    for widget in root.findChildren(QWidget):
+        if widget.isVisible() and widget.window() is root.window() and widget.width() > 0:
+            yield widget
+
+
+def clipped_text(root: QWidget) -> list[str]:
+    """Labels, buttons, line edits, spin boxes and combo boxes whose text does not fit."""
+    problems: list[str] = []
+    for widget in visible_widgets(root):
+        problem = _text_problem(widget)
+        if problem:
+            problems.append(f"{describe(widget)}: {problem}")
+    return problems
+
+
+def _text_problem(widget: QWidget) -> str | None:
+    if isinstance(widget, QLabel):
+        return _label_problem(widget)
+    if isinstance(widget, QAbstractButton):
+        if not widget.text():
+            return None
+        need = widget.minimumSizeHint().width()
+        if widget.width() + SLACK_PX < need:
+            return f"needs {need} px, has {widget.width()}"
+        return None
+    if isinstance(widget, QAbstractSpinBox):
+        edit = widget.findChild(QLineEdit)
+        if edit is None:
+            return None
+        need = widget.fontMetrics().horizontalAdvance(edit.text())
+        have = edit.contentsRect().width() - 4  # QLineEdit's own horizontal margins
+        if have + SLACK_PX < need:
+            return f"value {edit.text()!r} needs {need} px, shows {have}"
+        return None
+    if isinstance(widget, QLineEdit):
+        if isinstance(widget.parentWidget(), QAbstractSpinBox | QComboBox):
+            return None  # checked with its spin box or combo box
+        text = widget.text() or widget.placeholderText()
+        need = widget.fontMetrics().horizontalAdvance(text)
+        have = widget.contentsRect().width() - 4
+        # A typed text longer than the box scrolls, as every text box does; only the empty
+        # box's placeholder and short values must show whole.
+        if text and len(text) < 40 and have + SLACK_PX < need:
+            return f"needs {need} px, has {have}"
+        return None
+    if isinstance(widget, QComboBox):
+        option = QStyleOptionComboBox()
+        widget.initStyleOption(option)
+        control, part = QStyle.ComplexControl.CC_ComboBox, QStyle.SubControl.SC_ComboBoxEditField
+        field = widget.style().subControlRect(control, option, part, widget)
+        need = widget.fontMetrics().horizontalAdvance(widget.currentText())
+        if widget.currentText() and field.width() + SLACK_PX < need:
+            return f"needs {need} px, has {field.width()}"
+    return None
+
+
+def _label_problem(label: QLabel) -> str | None:
+    if not label.text() or not label.pixmap().isNull():
+        return None
+    rect = label.contentsRect()
+    if label.wordWrap():
+        need_height = label.heightForWidth(label.width())
+        if need_height > label.height() + SLACK_PX:
+            return f"wrapped text needs {need_height} px of height, has {label.height()}"
+        return None
+    need = label.minimumSizeHint().width() - (label.width() - rect.width())
+    if rect.width() + SLACK_PX < need:
+        return f"needs {need} px, has {rect.width()}"
+    if rect.height() + SLACK_PX < label.fontMetrics().height():
+        return f"needs {label.fontMetrics().height()} px of height, has {rect.height()}"
+    return None
+
+
+def overlaps(root: QWidget) -> list[str]:
+    """Visible widgets side by side in one layout (or splitter) that cover each other,
+    and layout-managed widgets that stick out of their parent."""
+    problems: list[str] = []
+    for parent in [root, *visible_widgets(root)]:
+        siblings = _arranged_children(parent)
+        for first, second in itertools.combinations(siblings, 2):
+            common = first.geometry().intersected(second.geometry())
+            if common.width() > SLACK_PX and common.height() > SLACK_PX:
+                problems.append(f"{describe(first)} overlaps {describe(second)} by "
+                                f"{common.width()}×{common.height()} px")  # fmt: skip
+        inside = parent.rect().adjusted(-SLACK_PX, -SLACK_PX, SLACK_PX, SLACK_PX)
+        for child in siblings:
+            if not inside.contains(child.geometry()):
+                problems.append(f"{describe(child)} at {_rect(child.geometry())} sticks out "
+                                f"of {describe(parent)} {_rect(parent.rect())}")  # fmt: skip
+    return problems
+
+
+def _arranged_children(parent: QWidget) -> list[QWidget]:
+    found: list[QWidget | None]
+    layout = parent.layout()
+    if isinstance(parent, QSplitter):
+        found = [parent.widget(i) for i in range(parent.count())]
+    elif layout is not None:
+        found = list(_layout_widgets(layout))
+    else:
+        return []
+    # A floating dock is a window of its own, over the main one by design.
+    return [
+        w
+        for w in found
+        if w is not None
+        and w.isVisible()
+        and not w.isWindow()
+        and w.parentWidget() is parent
+        and w.width() > 0
+    ]
+
+
+def _layout_widgets(layout: QLayout) -> Iterator[QWidget]:
+    for i in range(layout.count()):
+        item = layout.itemAt(i)
+        if item is None:
+            continue
+        widget, inner = item.widget(), item.layout()
+        if widget is not None:
+            yield widget
+        elif inner is not None:
+            yield from _layout_widgets(inner)
+
+
+def _rect(rect: QRect) -> str:
+    return f"{rect.width()}×{rect.height()}+{rect.x()}+{rect.y()}"
