@@ -324,3 +324,24 @@ def test_cpu_fallback_shows_in_status_bar_about_and_record(
     record = ask(bare_window, qtbot)
     assert record.params["llama_config"]["name"] == "no-repack"
     assert "crash in llama.cpp" in record.params["llama_config"]["note"]
+
+
+def test_a_model_opened_with_ctrl_o_has_a_clean_title_and_joins_the_manager(
+    bare_window: MainWindow, qtbot: QtBot, test_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(test_model_path), ""))  # fmt: skip
+    bare_window.activateWindow()
+    qtbot.waitUntil(bare_window.isActiveWindow, timeout=2000)
+    with (
+        qtbot.waitSignal(bare_window.session.model_loaded, timeout=LOAD_TIMEOUT_MS),
+        qtbot.waitSignal(bare_window.models.library_changed, timeout=LOAD_TIMEOUT_MS),
+    ):
+        qtbot.keyClick(bare_window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    # The GGUF calls itself "Smollm2 135M 8k Lc100K Mix1 Ep2"; Qt adds " — Quorum".
+    assert bare_window.windowTitle() == "SmolLM2 135M Instruct"
+    assert "SmolLM2 135M Instruct" in bare_window.status.model_label.text()
+    manager = bare_window.models.manage_models()
+    paths = [entry.path for entry in manager.entries if entry.source == "local"]
+    assert test_model_path.resolve() in paths
+    manager.reject()

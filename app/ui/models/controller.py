@@ -10,6 +10,7 @@ must never mistake them for what Quorum's real model does.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -31,12 +32,16 @@ from app.core.models import catalog, demo_model, library
 from app.core.models.entry import ModelEntry
 from app.core.units import size_text
 from app.ui.conversation.session import ChatSession
+from app.ui.models.download_worker import DownloadWorker, import_task
 from app.ui.models.first_run import FirstRunPanel
 from app.ui.models.manager import ModelManagerDialog
+from app.ui.models.model_name import clean_model_name
 from app.ui.models.picker import ModelChoice, ModelPicker
 from app.ui.settings.panel import SettingsPanel
 from app.ui.settings.store import WindowSettings
 from app.ui.widgets.banner import Banner
+
+log = logging.getLogger(__name__)
 
 DEMO_NOTICE = "Demo model: SmolLM2 135M — answers will be poor."
 GET_REAL_MODEL = "Get the real model…"
@@ -120,7 +125,13 @@ class FirstRunPage(QScrollArea):
 
 
 class ModelController(QObject):
-    """Opens models for the window and owns the first-run page and the model manager."""
+    """Opens models for the window and owns the first-run page and the model manager.
+
+    Signals:
+        library_changed(): a file opened with Ctrl+O was added to the model library.
+    """
+
+    library_changed = Signal()
 
     def __init__(
         self,
@@ -140,6 +151,7 @@ class ModelController(QObject):
         self.first_run_page: FirstRunPage | None = None
         self.first_run_panel: FirstRunPanel | None = None
         self.manager: ModelManagerDialog | None = None
+        self._import_worker: DownloadWorker | None = None
         picker.model_chosen.connect(self._on_model_chosen)
         picker.message_posted.connect(banner.show_message)
         settings_panel.reload_requested.connect(self._on_reload_requested)
@@ -204,6 +216,8 @@ class ModelController(QObject):
 
     def shutdown(self) -> None:
         """Stop any download the panel or the manager runs and wait for its thread."""
+        if self._import_worker is not None:
+            self._import_worker.shutdown()
         if self.first_run_panel is not None:
             self.first_run_panel.shutdown()
         if self.manager is not None:
@@ -232,6 +246,30 @@ class ModelController(QObject):
 
     def _on_model_chosen(self, choice: ModelChoice) -> None:
         self.open_model(choice.path, choice.sha256)
+        if not self._in_library(choice.path):
+            self._add_to_library(choice.path)
+
+    def _in_library(self, path: Path) -> bool:
+        resolved = Path(path).expanduser().resolve()
+        return any(e.path is not None and Path(e.path).resolve() == resolved
+                   for e in library.list_models())  # fmt: skip
+
+    def _add_to_library(self, path: Path) -> None:
+        # A file opened with Ctrl+O belongs in the model manager too. Hashing a large
+        # file takes seconds, so it runs on a worker while the model loads.
+        if self._import_worker is not None and self._import_worker.is_running():
+            return  # one at a time; the next Open adds it
+        worker = self._import_worker = DownloadWorker(import_task(path), name="models-import")
+        worker.connect_handlers(lambda _progress: None, self._on_imported,
+                                lambda message: log.warning("not added: %s", message),
+                                lambda: None)  # fmt: skip
+        worker.start()
+
+    def _on_imported(self, _entry: object) -> None:
+        self._picker.refresh()
+        if self.manager is not None:
+            self.manager.refresh()
+        self.library_changed.emit()
 
     def _on_library_changed(self) -> None:
         self._picker.refresh()
@@ -244,7 +282,8 @@ class ModelController(QObject):
     def _on_model_loaded(self, model: ModelDescription) -> None:
         self._settings_panel.show_model(model)
         self._window_settings.set_last_model(model.path)
-        self._window.setWindowTitle(f"Quorum — {model.display_name}")
+        # The name alone: Qt adds " — Quorum" (the application's display name) itself.
+        self._window.setWindowTitle(clean_model_name(model.path, model.display_name))
         self.notice.setVisible(is_demo_model(model.path))
         panel = self.first_run_panel
         # A model to ask is what the user came for, unless they watch a download run.

@@ -11,6 +11,7 @@ from app.core.machine import resident_memory_bytes
 from app.core.run_clock import RunProgress
 from app.core.units import memory_text
 from app.ui.conversation.session import ChatSession
+from app.ui.models.model_name import clean_model_name
 
 _MEMORY_REFRESH_MS = 2000
 
@@ -53,7 +54,8 @@ class QuorumStatusBar(QStatusBar):
         config = model.llama_config
         # A fallback is news a user should see; the fastest configuration goes unsaid.
         slow = f" · {config.config.name}" if config.note else ""
-        self.model_label.setText(f"{model.display_name}{quant} · context {model.n_ctx}{slow}")
+        name = clean_model_name(model.path, model.display_name)
+        self.model_label.setText(f"{name}{quant} · context {model.n_ctx}{slow}")
         self.model_label.setToolTip(f"llama.cpp on this CPU: {config.summary()}")
         self._on_memory_due()
 

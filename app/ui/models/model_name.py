@@ -1,0 +1,44 @@
+"""The name a model goes by in the window title and the status bar.
+
+A GGUF's general.name is whatever its conversion script wrote: the test model's reads
+"Smollm2 135M 8k Lc100K Mix1 Ep2" (a training recipe, not a name), where its file is
+"SmolLM2-135M-Instruct.Q4_1.gguf". The catalog's (or the hub's) label is the cleanest;
+failing that, the file name as its publisher spelled it, without the quantisation tag
+(the status bar shows that on its own), reads better than the recipe.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app.core.models import library
+
+# A trailing quantisation tag: .Q4_1, -Q4_K_M, -IQ4_XS, .f16, -bf16, Q8_0, ...
+_TAG = r"(?:I?Q\d[A-Z0-9_]*|BF16|FP16|F16|F32)"
+_QUANT_TAG = re.compile(rf"(?:^|[-._ ]){_TAG}$", re.IGNORECASE)
+_NAMED_SOURCES = ("catalog", "hub", "demo")
+
+
+def name_from_file(path: Path) -> str:
+    """ "SmolLM2-135M-Instruct.Q4_1.gguf" -> "SmolLM2 135M Instruct"."""
+    stem = Path(path).name
+    if stem.lower().endswith(".gguf"):
+        stem = stem[: -len(".gguf")]
+    stem = _QUANT_TAG.sub("", stem)
+    return " ".join(re.split(r"[-_ ]+", stem)).strip()
+
+
+def clean_model_name(path: Path, gguf_name: str | None = None) -> str:
+    """The catalog or hub label of the library's entry for `path`, else the file's name,
+    else the GGUF's own name."""
+    resolved = Path(path).expanduser().resolve()
+    try:
+        entries = library.list_models()
+    except (OSError, ValueError):
+        entries = []
+    for entry in entries:
+        named = entry.source in _NAMED_SOURCES and bool(entry.display_name)
+        if named and entry.path is not None and Path(entry.path).resolve() == resolved:
+            return entry.display_name
+    return name_from_file(resolved) or (gguf_name or "").strip() or resolved.name
