@@ -13,17 +13,15 @@ the demo-model notice live in app.ui.models.controller.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -53,8 +51,10 @@ from app.ui.settings.store import WindowSettings
 from app.ui.widgets.about import about_box
 from app.ui.widgets.banner import Banner
 from app.ui.widgets.dock_fold import DockFolder
+from app.ui.widgets.shortcuts import ShortcutsDialog, action_rows
 from app.ui.widgets.status_bar import QuorumStatusBar
 from app.ui.widgets.wrapping_row import WrappingRow
+from app.ui.window_menus import WindowMenus
 
 
 class MainWindow(QMainWindow):
@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._build_widgets()
         self._connect()
-        self._build_menus()
+        self.menus = WindowMenus(self)
         self._restore()
         if history_message:
             self.banner.show_message(history_message)
@@ -217,49 +217,15 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         return dock
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open model file…", QKeySequence.StandardKey.Open,
-                     self.model_picker.open_file)  # fmt: skip
-        self._action(file_menu, "&Manage models…", QKeySequence("Ctrl+M"),
-                     self.models.manage_models)  # fmt: skip
-        self._action(file_menu, "&Get a model…", QKeySequence("Ctrl+Shift+M"),
-                     self.models.show_first_run)  # fmt: skip
-        self._action(file_menu, "&New conversation", QKeySequence.StandardKey.New,
-                     self.new_conversation)  # fmt: skip
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
-        view_menu = self.menuBar().addMenu("&View")
-        for dock, key in ((self.settings_dock, "Ctrl+,"), (self.history_dock, "Ctrl+H")):
-            toggle = self.docks.actions[dock]  # opens a folded dock over the window
-            toggle.setShortcut(QKeySequence(key))
-            view_menu.addAction(toggle)
-        self._action(view_menu, "The &answer", QKeySequence("Ctrl+1"),
-                     lambda: self.panes.setCurrentIndex(0))  # fmt: skip
-        self._action(view_menu, "The &consensus panel", QKeySequence("Ctrl+2"),
-                     lambda: self.panes.setCurrentWidget(self.consensus_view))  # fmt: skip
-        self._action(view_menu, "Focus the &question", QKeySequence("Ctrl+L"),
-                     self.question.setFocus)  # fmt: skip
-        self._action(view_menu, "&Search the history", QKeySequence.StandardKey.Find,
-                     self._on_search_requested)  # fmt: skip
-        help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&About Quorum", QKeySequence(), self.show_about)
-        for key in ("Ctrl+Return", "Ctrl+Enter"):  # Enter is the keypad key
-            QShortcut(QKeySequence(key), self, self.ask)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
-
     def show_about(self) -> QMessageBox:
         box = about_box(self, self.session.model)
         box.open()
         return box
 
-    def _action(self, menu: QMenu, text: str, shortcut: QKeySequence | QKeySequence.StandardKey,
-                slot: Callable[[], object]) -> QAction:  # fmt: skip
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(action_rows(self.menus.shortcut_actions()), self)
+        dialog.open()
+        return dialog
 
     def _connect(self) -> None:
         self.models = ModelController(self, self.session, self.model_picker, self.settings_panel,
@@ -301,7 +267,7 @@ class MainWindow(QMainWindow):
             narrow = self.trace_view.minimumSizeHint().width()
             self.splitter.setSizes([narrow, max(0, total - narrow)])
 
-    def _on_search_requested(self) -> None:
+    def search_history(self) -> None:
         self.docks.actions[self.history_dock].setChecked(True)
         self.history_panel.search.setFocus()
 
