@@ -38,7 +38,7 @@ from app.core.consensus.runner import (
 from app.core.consensus.stats import ConsensusStats
 from app.core.history.records import RunRecord, SampleRecord
 from app.ui.consensus.chart import GroupBarChart
-from app.ui.consensus.export import ConsensusFiles, export_consensus
+from app.ui.consensus.export import ALL, JSON, MARKDOWN, ConsensusFiles, export_consensus
 from app.ui.consensus.figures import ConsensusFigures
 from app.ui.consensus.group_palette import GroupPalette
 from app.ui.consensus.sample_chips import SampleChipStrip
@@ -54,10 +54,12 @@ class ConsensusView(QWidget):
             payload is its index.
         group_selected(str): a group's samples were listed (bar click or select_group);
             the payload is the group's label.
+        exported(str): the report was written; the message names every file.
     """
 
     sample_selected = Signal(int)
     group_selected = Signal(str)
+    exported = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +70,7 @@ class ConsensusView(QWidget):
         self.chart = GroupBarChart(self.group_palette, self)
         self.chips = SampleChipStrip(self.group_palette, self)
         self.export_button = QPushButton("Export report…", self)
-        self.export_button.setToolTip("Save the report as JSON and Markdown, with the chart")
+        self.export_button.setToolTip("Save the report: JSON, Markdown with its chart, or all")
         self.group_list = GroupSamplesList(self)
         self.detail = SampleDetail(self)
         self._build_layout()
@@ -194,10 +196,15 @@ class ConsensusView(QWidget):
         return self.help_dialog
 
     def export(self, path: Path | None = None) -> ConsensusFiles | None:
-        """Export the shown run (asks where unless path is given); None if nothing written."""
+        """Export the shown run: asks where and as what (JSON, Markdown with its chart, or
+        all three) unless path is given (then all three). None if nothing was written."""
         if self._report_data is None:
             return None
-        return export_consensus(self, self._report_data, palette=self.group_palette, path=path)
+        files = export_consensus(self, self._report_data, kinds=(ALL, MARKDOWN, JSON),
+                                 palette=self.group_palette, path=path)  # fmt: skip
+        if files is not None:
+            self.exported.emit(f"Exported the consensus report to {files.describe()}")
+        return files
 
     # -- internals ------------------------------------------------------------------------------
 

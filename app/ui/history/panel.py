@@ -1,7 +1,7 @@
 """The history sidebar: past runs, newest first, with search, reopen, delete and export.
 
-A consensus run exports as its full report (JSON, Markdown and the chart PNG) whichever
-export button is used: its one Markdown or JSON file alone would leave out the chart.
+A consensus run exports as its report in the form the button names: Markdown with the
+chart PNG it shows, or the JSON of every sample; the banner names every file written.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -28,8 +29,8 @@ from app.core.conversation import ConversationError
 from app.core.history.database import HistoryError
 from app.core.history.describe import describe_summary
 from app.core.history.export import export_filename, export_json, export_markdown
-from app.core.history.records import RunRecord
-from app.ui.consensus.export import export_consensus
+from app.core.history.records import RunRecord, RunSummary
+from app.ui.consensus.export import JSON, MARKDOWN, export_consensus
 from app.ui.conversation.session import ChatSession
 from app.ui.widgets.plain_text import literal_rich_text
 
@@ -54,6 +55,7 @@ class HistoryPanel(QWidget):
     def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self._summaries: dict[int, RunSummary] = {}
         self.search = QLineEdit(placeholderText="Search questions and answers")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search history")
@@ -62,6 +64,14 @@ class HistoryPanel(QWidget):
         self.runs.setAccessibleName("Past runs")
         self.runs.setMinimumWidth(180)
         self.runs.setWordWrap(True)
+        # A line under each run: two-line rows otherwise run into each other.
+        self.runs.setStyleSheet(
+            "QListWidget::item { border-bottom: 1px solid palette(mid); padding: 4px 2px; }"
+        )
+        self.empty_label = QLabel("")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)  # quotes the user's search
+        self.empty_label.setEnabled(False)  # greyed: a remark, not content
         self.open_button = QPushButton("&Open")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the selected run (Del)")
@@ -75,6 +85,7 @@ class HistoryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.search)
         layout.addWidget(self.runs, 1)
+        layout.addWidget(self.empty_label)
         layout.addLayout(buttons)
 
         self._search_timer = QTimer(self, singleShot=True, interval=_SEARCH_DELAY_MS)
@@ -100,13 +111,23 @@ class HistoryPanel(QWidget):
             self.failed.emit(str(exc))
             return
         self.runs.clear()
+        self._summaries = {summary.id: summary for summary in summaries}
         for summary in summaries:
-            item = QListWidgetItem(describe_summary(summary))
+            text = describe_summary(summary)
+            if summary.n_samples > 1:  # a consensus run: how many answers stand behind it
+                text += f" · consensus of {summary.n_samples}"
+            item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, summary.id)
             item.setToolTip(literal_rich_text(summary.question))  # the user's own words
             self.runs.addItem(item)
             if summary.id == selected:
                 self.runs.setCurrentItem(item)
+        search = self.search.text().strip()
+        if summaries:
+            self.empty_label.hide()
+        else:
+            self.empty_label.setText(f"No runs match “{search}”." if search else "No runs yet.")
+            self.empty_label.show()
         self._on_selection_changed()
 
     def selected_run_id(self) -> int | None:
@@ -145,7 +166,10 @@ class HistoryPanel(QWidget):
         run_id = self.selected_run_id()
         if run_id is None:
             return
-        answer = QMessageBox.question(self, "Delete run", "Delete this run from the history?")
+        summary = self._summaries.get(run_id)
+        named = f"the run “{summary.question}”" if summary is not None else f"run {run_id}"
+        question = literal_rich_text(f"Delete {named} from the history?")  # the user's text
+        answer = QMessageBox.question(self, "Delete run", question)
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:
@@ -169,8 +193,8 @@ class HistoryPanel(QWidget):
         except HistoryError as exc:
             self.failed.emit(str(exc))
             return
-        if has_consensus_report(run):
-            self._export_consensus(run_id, run)
+        if has_consensus_report(run):  # the report in the chosen form, not always JSON
+            self._export_consensus(run_id, run, MARKDOWN if markdown else JSON)
             return
         suggested = str(Path.home() / export_filename(run.question, run_id, suffix))
         chosen, _ = QFileDialog.getSaveFileName(self, "Export run", suggested, file_filter)
@@ -186,15 +210,12 @@ class HistoryPanel(QWidget):
             return
         self.exported.emit(f"Exported run {run_id} to {path}")
 
-    def _export_consensus(self, run_id: int, run: RunRecord) -> None:
+    def _export_consensus(self, run_id: int, run: RunRecord, kind: str) -> None:
         try:
             data = record_to_report_data(run)
         except ValueError as exc:
             self.failed.emit(f"Could not export run {run_id}: {exc}")
             return
-        files = export_consensus(self, data)  # asks where; shows its own write errors
+        files = export_consensus(self, data, kinds=(kind,))  # shows its own write errors
         if files is not None:
-            self.exported.emit(
-                f"Exported run {run_id} to {files.json}, {files.markdown.name} "
-                f"and {files.chart.name}"
-            )
+            self.exported.emit(f"Exported run {run_id} to {files.describe()}")

@@ -28,6 +28,7 @@ from app.core.history.describe import sample_label
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.sampling import RuntimeParams, SamplingParams
+from app.ui.consensus.export import CHOICES, MARKDOWN
 from app.ui.conversation.worker import STOPPED_BEFORE_START, InferenceThread
 from app.ui.main_window import MainWindow
 from app.ui.settings.store import WindowSettings
@@ -157,15 +158,45 @@ def test_consensus_run_fills_the_chart_is_saved_and_reopens_the_same(
     assert window.answer_view.markdown() == leader.answer
     assert window.question.toPlainText() == QUESTION
 
-    # Export from the history sidebar writes the full report: JSON, Markdown and chart.
-    target = tmp_path / "report.json"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    # Export Markdown… from the history sidebar offers Markdown and writes what it offers:
+    # the summary and the chart it shows; Export JSON… writes the whole report.
+    offered: list[str] = []
+
+    def save_as(name: str) -> Any:
+        def dialog(_parent: Any, _title: str, _start: str, filters: str) -> tuple[str, str]:
+            offered.append(filters)
+            return str(tmp_path / name), filters
+
+        return dialog
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as("report.md"))
     qtbot.mouseClick(panel.export_md_button, Qt.MouseButton.LeftButton)
-    data = json.loads(target.read_text("utf-8"))
-    assert data["format"] == "quorum.consensus" and len(data["samples"]) == 4
+    assert offered[-1] == "Markdown report with its chart PNG (*.md)"
     assert (tmp_path / "report.md").read_text("utf-8").startswith("#")
     assert (tmp_path / "report-chart.png").stat().st_size > 0
-    assert "Exported run" in window.banner.text() and window.banner.level == "info"
+    assert not (tmp_path / "report.json").exists()
+    assert window.banner.level == "info"
+    assert window.banner.text() == (
+        f"Exported run {record.id} to {tmp_path / 'report.md'} and report-chart.png"
+    )
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as("report.json"))
+    qtbot.mouseClick(panel.export_json_button, Qt.MouseButton.LeftButton)
+    assert offered[-1] == "JSON report, every sample (*.json)"
+    data = json.loads((tmp_path / "report.json").read_text("utf-8"))
+    assert data["format"] == "quorum.consensus" and len(data["samples"]) == 4
+    assert window.banner.text() == f"Exported run {record.id} to {tmp_path / 'report.json'}"
+    # The panel's own button offers all three forms; the chosen one is what gets written.
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        lambda *a, **k: (str(tmp_path / "panel.md"), CHOICES[MARKDOWN][0]),
+    )
+    window.consensus_view.export_button.click()
+    assert (tmp_path / "panel.md").exists() and (tmp_path / "panel-chart.png").exists()
+    assert not (tmp_path / "panel.json").exists()
+    assert window.banner.text() == (
+        f"Exported the consensus report to {tmp_path / 'panel.md'} and panel-chart.png"
+    )
 
 
 def test_stop_mid_run_keeps_the_finished_samples(window: MainWindow, qtbot: QtBot) -> None:
