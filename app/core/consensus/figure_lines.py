@@ -52,14 +52,18 @@ class FigureLines:
 
 
 def format_share(share: float) -> str:
-    """A share as a percentage: whole percent, two decimals below 1% (0.75%)."""
-    return f"{share:.2%}" if 0 < share < 0.01 else f"{share:.0%}"
+    """A share as a percentage: whole when it is one (25%), else one decimal (12.5%, not
+    the 12% that rounding half to even gives 1 of 8), two decimals below 1% (0.75%)."""
+    if 0 < share < 0.01:
+        return f"{share:.2%}"
+    whole = round(share * 100)
+    return f"{whole}%" if abs(share * 100 - whole) < 0.05 else f"{share:.1%}"
 
 
 def format_bound(share: float) -> str:
     """An upper bound as a percentage like format_share, rounded up so it stays a bound
-    (19.36% shows as 20%, 0.745% as 0.75%)."""
-    digits = 4 if 0 < share < 0.01 else 2
+    (19.36% shows as 19.4%, 0.745% as 0.75%)."""
+    digits = 4 if 0 < share < 0.01 else 3
     scale = 10**digits
     up = math.ceil(round(share * scale, 6)) / scale  # round() first: 0.2 must not become 0.21
     return format_share(up)

@@ -15,6 +15,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from app.core.consensus.figure_lines import format_share
 from app.core.markdown_text import code_span, inline, table, text_block
 
 _QUESTION_TITLE_CHARS = 80
@@ -82,7 +83,8 @@ def _figures(consensus: dict[str, Any]) -> str:
     low, high = consensus["agreement_ci95"]
     rows = [
         ("Majority answer", majority),
-        ("Agreement", f"{consensus['agreement']:.0%} (Wilson 95% interval {low:.0%}–{high:.0%})"),
+        ("Agreement", f"{format_share(consensus['agreement'])} "
+                      f"(Wilson 95% interval {format_share(low)}–{format_share(high)})"),
         ("Entropy", f"{consensus['entropy_bits']:.2f} bits "
                     f"(Miller–Madow {consensus['entropy_bits_mm']:.2f} bits)"),
         ("Distinct answers", inline(consensus["distinct"])),
@@ -95,7 +97,7 @@ def _groups_table(consensus: dict[str, Any]) -> str:
     n = consensus["n"] or 1
     rows = [
         (str(rank), inline(g["answer"]), inline(g["count"]),
-         f"{g['count'] / n:.0%}", inline(", ".join(str(m) for m in sorted(g["samples"]))))
+         format_share(g["count"] / n), inline(", ".join(str(m) for m in sorted(g["samples"]))))
         for rank, g in enumerate(consensus["groups"], start=1)
     ]  # fmt: skip
     if not rows:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.consensus.figure_lines import format_share
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.report import (
     FORMAT,
@@ -193,7 +194,7 @@ def majority_text(consensus: dict[str, Any] | None) -> str:
     majority = " ".join((stats.majority or "no readable answer").split())
     if len(majority) > _MAJORITY_CHARS:
         majority = majority[: _MAJORITY_CHARS - 1] + "…"
-    text = f"Majority: {majority} · agreement {stats.agreement:.0%} "
+    text = f"Majority: {majority} · agreement {format_share(stats.agreement)} "
     text += f"({stats.majority_count} of {stats.n})"
     return f"{text} · {stats.note}" if stats.note else text
 

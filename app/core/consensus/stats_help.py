@@ -37,11 +37,11 @@ a real answer over "no answer", then to the answer that appeared first, and the 
 pointed out.
 
 **Agreement.** The leading answer's share of the samples that gave an answer: its count ÷
-the number answered, shown with that number ("56% of 9 answered"). With fewer than 2
+the number answered, shown with that number ("55.6% of 9 answered"). With fewer than 2
 answered samples no agreement is shown, because one answer always agrees with itself.
 When every answered sample gave the same answer, Quorum also shows the largest share any
 other answer could have at 95% confidence: 1 − the lower end of the Wilson interval,
-rounded up ("16 of 16: any other answer ≤ 20%"; 512 of 512 gives ≤ 0.75%).
+rounded up ("16 of 16: any other answer ≤ 19.4%"; 512 of 512 gives ≤ 0.75%).
 
 **Wilson 95% interval.** The range of agreement values consistent with what was observed,
 at 95% confidence: if the same question were run many times, about 95 in 100 such ranges

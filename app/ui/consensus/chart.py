@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QToolTip, QWidget
 
+from app.core.consensus.figure_lines import format_share
 from app.core.consensus.stats import ConsensusStats
 from app.ui.consensus.group_palette import GroupPalette
 from app.ui.widgets.plain_text import literal_rich_text
@@ -78,7 +79,7 @@ def paint_group_bars(
         painter.fillRect(QRectF(bar_left, bar_top, width, bar_height), palette.colour(label))
         align_left = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
         value = QRectF(bar_left + bar_room + PAD, top, value_width, ROW_HEIGHT)
-        painter.drawText(value, align_left, f"{count} ({share:.0%})")
+        painter.drawText(value, align_left, f"{count} ({format_share(share)})")
 
 
 class GroupBarChart(QWidget):
@@ -228,8 +229,9 @@ def render_chart_png(
         painter.setPen(colours.text)
         low, high = stats.agreement_ci95
         title = (
-            f"Answer groups of {stats.n} samples — agreement {stats.agreement:.0%} "
-            f"(95% CI {low:.0%}–{high:.0%}), entropy {stats.entropy_bits:.2f} bits"
+            f"Answer groups of {stats.n} samples — agreement {format_share(stats.agreement)} "
+            f"(95% CI {format_share(low)}–{format_share(high)}), "
+            f"entropy {stats.entropy_bits:.2f} bits"
         )
         align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
         painter.drawText(QRectF(PAD, PAD, width - 2 * PAD, ROW_HEIGHT), align, title)

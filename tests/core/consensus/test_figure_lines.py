@@ -46,7 +46,7 @@ def test_one_answered_sample_is_not_enough() -> None:
 def test_agreement_is_over_the_answered_samples_and_names_them() -> None:
     # 5 of 9 answered: Wilson 95% by hand = 0.2667–0.8112.
     lines = figure_lines(_stats(("17", 5), (None, 7), ("18", 4)))
-    assert lines.agreement == "56% of 9 answered (95% Wilson interval 27%–81%)"
+    assert lines.agreement == "55.6% of 9 answered (95% Wilson interval 26.7%–81.1%)"
     assert lines.answered == "9 of 16 answered (7 gave no answer)"
     assert lines.majority == "none: most samples gave no answer (7 of 16)"
     assert lines.distinct == "2 among 9 answered"
@@ -59,11 +59,11 @@ def test_no_answer_leading_is_said_in_words() -> None:
 
 def test_unanimous_run_bounds_any_other_answer() -> None:
     # 16 of 16: Wilson lower bound 0.8063 by hand, so any other answer is at most
-    # 19.36%, shown rounded up: a bound rounded down would not be a bound.
+    # 19.36%, shown rounded up (19.4%): a bound rounded down would not be a bound.
     lines = figure_lines(_stats(("17", 16)))
     assert lines.agreement == (
-        "100% of 16 answered (95% Wilson interval 81%–100%); "
-        "16 of 16: any other answer ≤ 20% at 95%"
+        "100% of 16 answered (95% Wilson interval 80.6%–100%); "
+        "16 of 16: any other answer ≤ 19.4% at 95%"
     )
     assert lines.entropy.startswith("0.00 bits (plug-in;")
     assert lines.majority == "17  (16 of 16 samples)"
@@ -77,7 +77,7 @@ def test_512_of_512_bounds_any_other_answer_below_one_percent() -> None:
 
 def test_unanimous_answered_with_some_no_answer_still_bounds() -> None:
     lines = figure_lines(_stats(("17", 16), (None, 2)))
-    assert "16 of 16: any other answer ≤ 20%" in lines.agreement
+    assert "16 of 16: any other answer ≤ 19.4%" in lines.agreement
     assert lines.answered == "16 of 18 answered (2 gave no answer)"
 
 
@@ -89,12 +89,16 @@ def test_nothing_counted_yet_is_all_dashes() -> None:
 def test_format_share() -> None:
     assert format_share(0.0) == "0%"
     assert format_share(0.0074) == "0.74%"
-    assert format_share(0.194) == "19%"
+    assert format_share(0.194) == "19.4%"
     assert format_share(1.0) == "100%"
+    # 1 of 8 and 5 of 8 exactly, not rounded half to even to 12% and 62%.
+    assert format_share(1 / 8) == "12.5%" and format_share(5 / 8) == "62.5%"
+    assert format_share(2 / 3) == "66.7%" and format_share(0.25) == "25%"
 
 
 def test_format_bound_rounds_up() -> None:
-    assert format_bound(0.19360768) == "20%"
+    assert format_bound(0.19360768) == "19.4%"
+    assert format_bound(0.19301) == "19.4%"  # rounded up, never down
     assert format_bound(0.00744698) == "0.75%"
     assert format_bound(0.2) == "20%"
     assert format_bound(0.0) == "0%"

@@ -39,11 +39,11 @@ def test_a_consensus_run_is_asked_as_one_or_saved_with_consensus_figures() -> No
 
 
 def test_majority_line() -> None:
-    assert majority_text(FIGURES) == "Majority: 4 · agreement 67% (2 of 3)"
+    assert majority_text(FIGURES) == "Majority: 4 · agreement 66.7% (2 of 3)"
     noted = {**FIGURES, "note": "temperature 0: every sample is the same by construction"}
     assert majority_text(noted).endswith("(2 of 3) · temperature 0: every sample is the same "
                                          "by construction")  # fmt: skip
     long = {**FIGURES, "majority": "word " * 40}
-    assert majority_text(long) == f"Majority: {('word ' * 16)[:79]}… · agreement 67% (2 of 3)"
+    assert majority_text(long) == f"Majority: {('word ' * 16)[:79]}… · agreement 66.7% (2 of 3)"
     assert majority_text({**FIGURES, "n": 0, "groups": []}) == "No sample finished."
     assert majority_text(None) == "" and majority_text({"n": 3}) == ""  # unreadable figures

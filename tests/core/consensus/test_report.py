@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from app.core.consensus.environment import hardware_summary
+from app.core.consensus.figure_lines import format_share
 from app.core.consensus.markdown import report_markdown
 from app.core.consensus.memory_plan import kv_bytes_per_token
 from app.core.consensus.record import (
@@ -140,7 +141,8 @@ def test_markdown_summary(runs: tuple[Any, ...]) -> None:
     assert "![Answer groups](<my run-chart.png>)" in text
     stats = report.stats
     low, high = stats.agreement_ci95
-    assert f"{stats.agreement:.0%} (Wilson 95% interval {low:.0%}–{high:.0%})" in text
+    share, low_text, high_text = (format_share(x) for x in (stats.agreement, low, high))
+    assert f"{share} (Wilson 95% interval {low_text}–{high_text})" in text
     assert f"{stats.entropy_bits:.2f} bits (Miller–Madow {stats.entropy_bits_mm:.2f} bits)" in text
     assert f"| Distinct answers | {stats.distinct} |" in text
     assert f"| No answer | {stats.no_answer} |" in text
