@@ -1,8 +1,10 @@
 """One colour per answer group, shared by the bar chart, the sample chips and the PNG export.
 
-A group keeps its colour for the whole run: colours are handed out in the order groups are
+While a run goes, a group keeps its colour: colours are handed out in the order groups are
 first seen, never re-sorted as counts change, so a chip does not change colour when its
-group overtakes another. "No answer" is always grey, so it never looks like an answer.
+group overtakes another. A finished run is coloured by rank (largest group first), the one
+order a run reopened from the history can rebuild, so it looks the same live and reopened.
+"No answer" is always grey, so it never looks like an answer.
 """
 
 from __future__ import annotations

@@ -130,9 +130,10 @@ class ConsensusView(QWidget):
     def on_finished(
         self, event: ConsensusFinished | ConsensusReport, data: dict[str, Any] | None = None
     ) -> None:
-        """The run ended; data (from build_report) makes it exportable. Keeps colours."""
+        """The run ended; data (from build_report) makes it exportable. The groups' colours
+        settle by size, as they are when the run is reopened and in the exported chart."""
         report = event.report if isinstance(event, ConsensusFinished) else event
-        self._show_finished(snapshot_of(report), keep_palette=True)
+        self._show_finished(snapshot_of(report))
         if data is not None:
             self.set_report_data(data)
 
@@ -147,7 +148,7 @@ class ConsensusView(QWidget):
         consensus RunRecord from the history. Raises ValueError for anything else."""
         finished = snapshot_of(source)  # raises before anything shown is touched
         self.clear()
-        self._show_finished(finished, keep_palette=False)
+        self._show_finished(finished)
 
     def clear(self) -> None:
         self._samples.clear()
@@ -254,9 +255,13 @@ class ConsensusView(QWidget):
             samples = [self._samples[i] for i in members if i in self._samples]
             self.group_list.show_group(listed, samples)  # a new member may have joined
 
-    def _show_finished(self, finished: ConsensusSnapshot, *, keep_palette: bool) -> None:
-        if not keep_palette:  # the largest group gets the first colour, as in the PNG export
-            self.group_palette.assign(label for label, _, _ in finished.stats.groups)
+    def _show_finished(self, finished: ConsensusSnapshot) -> None:
+        # The largest group gets the first colour, then the next largest: a rule a saved
+        # run can follow too, where the order groups first appeared in is not kept. While
+        # the run goes, colours follow first appearance, so no chip changes as counts do.
+        self.group_palette.clear()
+        self.group_palette.assign(label for label, _, _ in finished.stats.groups)
+        self.chart.update()
         self._total = finished.total
         if finished.plan is not None:
             self.figures.set_plan(finished.plan)

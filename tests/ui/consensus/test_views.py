@@ -33,7 +33,7 @@ from app.core.history.store import HistoryStore
 from app.core.inference.engine import Engine
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.ui.consensus.chart import LABEL_FRACTION, PAD, PNG_WIDTH, ROW_HEIGHT, render_chart_png
-from app.ui.consensus.group_palette import NO_ANSWER_COLOUR, GroupPalette
+from app.ui.consensus.group_palette import BASE_COLOURS, NO_ANSWER_COLOUR, GroupPalette
 from app.ui.consensus.view import ConsensusView
 
 pytestmark = pytest.mark.gui
@@ -151,6 +151,8 @@ def test_live_samples_fill_chart_figures_and_chips(view: ConsensusView, runs: An
         assert view.figures.distinct_label.text().startswith(f"{event.stats.distinct} among ")
         first_colour[event.index] = _colour(view, event.index)
         assert not view.grab().isNull()  # paints without error at every step
+        # While the run goes, a chip keeps the colour it got when its sample arrived.
+        assert {i: _colour(view, i) for i in first_colour} == first_colour
     view.on_finished(sampled.events[-1], sampled.data)
     stats = sampled.report.stats
     assert view.stats == stats
@@ -162,11 +164,14 @@ def test_live_samples_fill_chart_figures_and_chips(view: ConsensusView, runs: An
     assert f"of {stats.n} answered" in lines.answered
     assert view.figures.outcome_label.text().startswith("Finished: 6 of 6 samples")
     assert view.export_button.isEnabled()
-    # Chips: one colour per group, kept from the moment each sample arrived; no answer grey.
+    # Chips: one colour per group; finished, by rank (largest first); no answer grey.
     by_group = {label: {_colour(view, i) for i in members} for label, _, members in stats.groups}
     assert all(len(colours) == 1 for colours in by_group.values())
     assert len({next(iter(c)) for c in by_group.values()}) == len(stats.groups)
-    assert {i: _colour(view, i) for i in range(6)} == first_colour
+    answers = [label for label, _, _ in stats.groups if label != NO_ANSWER]
+    assert [by_group[label] for label in answers] == [
+        {QColor(colour).name()} for colour in BASE_COLOURS[: len(answers)]
+    ]
     if NO_ANSWER in by_group:
         assert by_group[NO_ANSWER] == {QColor(NO_ANSWER_COLOUR).name()}
 
@@ -258,6 +263,8 @@ def test_reopened_from_history_shows_the_same(
         assert [other.chips.group_of(i) for i in range(6)] == [
             view.chips.group_of(i) for i in range(6)
         ]
+        # The same colours as at the end of the live run: by rank, largest first.
+        assert [_colour(other, i) for i in range(6)] == [_colour(view, i) for i in range(6)]
         assert other.select_sample(3) and other.detail.answer_pane.toPlainText() == (
             view.samples[3].answer or "(empty answer)"
         )
