@@ -47,5 +47,6 @@ def describe_summary(summary: RunSummary) -> str:
 
 
 def sample_label(sample: SampleRecord) -> str:
-    """How the panes name one sample of a consensus run."""
-    return f"Sample {sample.index} (seed {sample.seed})"
+    """How the panes name one sample of a consensus run: numbered from 1, as people count
+    (the index in the records and the JSON export stays 0-based)."""
+    return f"Sample {sample.index + 1} (seed {sample.seed})"

@@ -82,7 +82,7 @@ class GroupSamplesList(QWidget):
         try:
             self.table.setRowCount(len(ordered))
             for row, sample in enumerate(ordered):
-                cells = (str(sample.index), str(sample.seed), str(sample.tokens),
+                cells = (str(sample.index + 1), str(sample.seed), str(sample.tokens),
                          f"{sample.seconds:.2f}", sample.finish_reason)  # fmt: skip
                 for column, text in enumerate(cells):
                     item = QTableWidgetItem(text)
@@ -165,7 +165,7 @@ class SampleDetail(QWidget):
 
     def show_sample(self, sample: SampleRecord) -> None:
         self._index = sample.index
-        parts = [f"Sample {sample.index}", f"seed {sample.seed}", f"{sample.tokens} tokens",
+        parts = [f"Sample {sample.index + 1}", f"seed {sample.seed}", f"{sample.tokens} tokens",
                  f"{sample.seconds:.2f} s", f"finished by {sample.finish_reason}"]  # fmt: skip
         if sample.extracted is not None:
             rule = f" ({sample.extracted_rule})" if sample.extracted_rule else ""

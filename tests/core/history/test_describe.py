@@ -24,7 +24,7 @@ def test_history_row_names_any_status_but_done() -> None:
 
 def test_sample_label_and_export_filename() -> None:
     sample = SampleRecord(3, 1234, "", "4", "4", "last_line", 3, 0.1, "stop")
-    assert sample_label(sample) == "Sample 3 (seed 1234)"
+    assert sample_label(sample) == "Sample 4 (seed 1234)"  # index 3: the fourth sample
     assert export_filename("What is 2 + 2?", 12, ".md") == "quorum-run-12-what-is-2-2.md"
     assert export_filename("???", 5, ".json") == "quorum-run-5.json"
     assert export_filename("a" * 60, 1, ".md") == f"quorum-run-1-{'a' * 40}.md"

@@ -83,14 +83,14 @@ def test_panes_show_the_majority_whatever_the_connection_order(
     trace, answer, view, _controller = build(session, qtbot, panes_last)
     getattr(session, event).emit(consensus_record())
     assert answer.markdown() == "4, clearly."  # sample 2 leads the largest group
-    assert answer.final.text() == f"{majority_text(FIGURES)} · Sample 2 (seed 102)"
+    assert answer.final.text() == f"{majority_text(FIGURES)} · Sample 3 (seed 102)"
     assert trace.plain_text() == "trace 2"
-    assert trace.summary.text() == "Sample 2 (seed 102) · majority · 5 tokens"
+    assert trace.summary.text() == "Sample 3 (seed 102) · majority · 5 tokens"
     if event == "run_opened":  # the panel lists the samples; a click shows one
         assert view.select_sample(0)
         assert answer.markdown() == "It is 5."
-        assert answer.final.text() == "final answer: 5 · Sample 0 (seed 100)"
-        assert trace.summary.text() == "Sample 0 (seed 100) · 3 tokens"
+        assert answer.final.text() == "final answer: 5 · Sample 1 (seed 100)"
+        assert trace.summary.text() == "Sample 1 (seed 100) · 3 tokens"
 
 
 def test_a_consensus_run_without_samples_clears_the_panes(
@@ -132,3 +132,15 @@ def test_sampled_run_has_no_same_samples_warning(session: ChatSession, qtbot: Qt
                          kv_bytes=1 << 20, kv_unified=True, limited_by=None)  # fmt: skip
     controller.consensus.planned.emit(plan)
     assert not view.figures.same_samples_label.isVisible()
+
+
+def test_samples_are_numbered_from_one(qtbot: QtBot) -> None:
+    view = ConsensusView()
+    qtbot.addWidget(view)
+    view.load_report(consensus_record())
+    assert view.select_group("4")
+    table = view.group_list.table
+    assert [table.item(row, 0).text() for row in range(table.rowCount())] == ["2", "3"]
+    assert view.select_sample(1)  # index 1: the second sample
+    assert view.detail.header.text().startswith("Sample 2 · seed 101")
+    assert view.group_list.selected_index() == 1

@@ -234,7 +234,7 @@ def test_clicking_a_chip_shows_that_sample_in_the_panes(window: MainWindow, qtbo
     assert selected.args == [other.index]
     assert window.trace_view.plain_text() == other.trace
     assert window.answer_view.markdown() == other.answer
-    label = f"Sample {other.index} (seed {other.seed})"
+    label = f"Sample {other.index + 1} (seed {other.seed})"  # numbered from 1
     assert label in window.answer_view.final.text()
     assert label in window.trace_view.summary.text()
     assert other.seed != leader.seed  # every sample has its own seed

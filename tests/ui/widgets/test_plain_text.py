@@ -113,7 +113,7 @@ def test_chart_and_chip_tooltips_show_group_labels_literally(qtbot: QtBot) -> No
     chips.set_total(1)
     chips.set_sample(0, HOSTILE)
     tip = _tooltip_at(chips, chips.chip_rect(0).center(), qtbot)
-    assert shown_text(tip) == f"Sample 0: answer {HOSTILE}"
+    assert shown_text(tip) == f"Sample 1: answer {HOSTILE}"
     QToolTip.hideText()
 
 
