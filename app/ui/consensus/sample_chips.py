@@ -152,7 +152,8 @@ class SampleChipStrip(QWidget):
             else:
                 group = self._groups.get(index)
                 state = f"answer {group}" if group is not None else "not finished"
-                tip = literal_rich_text(f"Sample {index + 1}: {state}")  # counted from 1  # a group label: model text
+                # Counted from 1; the group label is model text.
+                tip = literal_rich_text(f"Sample {index + 1}: {state}")
                 QToolTip.showText(event.globalPos(), tip, self)
             return True
         return super().event(event)
