@@ -113,6 +113,8 @@ def long_texts(window: MainWindow) -> None:
     window.question_hint.show()
     window.status.model_label.setText(STATUS)
     window.trace_view.set_summary("Waiting for the model…")
+    window.settings_panel.spins["max_tokens"].setValue(131072)  # beyond the context: a warning
+    assert not window.settings_panel.context_warning.isHidden()
 
 
 def assert_reads_whole(window: MainWindow) -> None:

@@ -81,6 +81,12 @@ class SettingsPanel(QWidget):
         form.addRow(*self._row("Context si&ze", self.context_spin, "n_ctx"))
         form.addRow(*self._row("CP&U threads", self.threads_spin, "n_threads"))
         form.addRow(*self._row("&GPU layers", self.gpu_spin, "n_gpu_layers"))
+        # Said where the numbers are set: a request beyond the context cannot be met.
+        self.context_warning = QLabel("")
+        self.context_warning.setWordWrap(True)
+        self.context_warning.setStyleSheet("color: #c0392b;")
+        self.context_warning.hide()
+        form.addRow(self.context_warning)
         self.reset_button = QPushButton("Reset to model defaults")
         self.reload_button = QPushButton("Re&load model with these settings")
         self.reload_button.setToolTip("Context size, threads and GPU layers apply on load")
@@ -90,6 +96,8 @@ class SettingsPanel(QWidget):
         layout.addWidget(self.reload_button)
         layout.addStretch(1)
         self.thinking_box.toggled.connect(self._on_thinking_toggled)
+        for spin in (self.spins["max_tokens"], self.context_spin):
+            spin.valueChanged.connect(self._check_context)
         self.reset_button.clicked.connect(self._on_reset_clicked)
         self.reload_button.clicked.connect(self.reload_requested)
         self.set_runtime(RuntimeParams(**_DEFAULT_RUNTIME))
@@ -201,7 +209,20 @@ class SettingsPanel(QWidget):
     def _on_reset_clicked(self) -> None:
         self._overrides = {}
         self.set_runtime(RuntimeParams(**_DEFAULT_RUNTIME))
+        self.thinking_box.setChecked(True)  # the default, like every other value here
         self._show_values()
+
+    def _check_context(self, *_args: object) -> None:
+        max_tokens, context = self.spins["max_tokens"].value(), self.context_spin.value()
+        over = max_tokens > context
+        self.context_warning.setVisible(over)
+        self.context_warning.setText(
+            f"Max tokens ({max_tokens:,}) is more than the context size ({context:,}): "
+            "the question and the answer must fit in the context, so the answer will "
+            "stop before that."
+            if over
+            else ""
+        )
 
 
 def _int_spin_box(low: int, high: int, step: int) -> QSpinBox:

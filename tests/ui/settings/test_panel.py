@@ -111,3 +111,25 @@ def test_state_round_trip(panel: SettingsPanel, qtbot: QtBot) -> None:
     assert other.runtime() == panel.runtime()
     other.restore({"overrides": {"bogus": 1}, "runtime": {"nonsense": 2}})  # another version
     assert other.sampling() == SamplingParams()
+
+
+def test_reset_restores_the_thinking_toggle(panel: SettingsPanel, test_model_path: Path) -> None:
+    panel.show_model(model_like(test_model_path, "qwen3", supports_thinking=True))
+    panel.thinking_box.setChecked(False)
+    assert panel.sampling().temperature == pytest.approx(0.7)  # the non-thinking default
+    panel.reset_button.click()
+    assert panel.thinking_box.isChecked() and panel.thinking() is True
+    assert panel.sampling().temperature == pytest.approx(0.6)  # thinking defaults again
+
+
+def test_max_tokens_beyond_the_context_warns(panel: SettingsPanel) -> None:
+    panel.context_spin.setValue(4096)
+    panel.spins["max_tokens"].setValue(2048)
+    assert panel.context_warning.isHidden()
+    panel.spins["max_tokens"].setValue(8192)
+    assert not panel.context_warning.isHidden()
+    assert panel.context_warning.text().startswith(
+        "Max tokens (8,192) is more than the context size (4,096)"
+    )
+    panel.context_spin.setValue(16384)  # a larger context answers it too
+    assert panel.context_warning.isHidden()
