@@ -345,3 +345,64 @@ def test_a_model_opened_with_ctrl_o_has_a_clean_title_and_joins_the_manager(
     paths = [entry.path for entry in manager.entries if entry.source == "local"]
     assert test_model_path.resolve() in paths
     manager.reject()
+
+
+def test_a_run_with_no_answer_says_so_in_the_answer_pane(
+    bare_window: MainWindow, qtbot: QtBot, test_model_path: Path, tmp_path: Path
+) -> None:
+    from tests.core.inference.test_chat_template import OPENS_THINK_TEMPLATE
+    from tests.gguf_edit import copy_with_string
+
+    # A template that opens <think> itself: with 8 tokens, everything is reasoning.
+    thinker = copy_with_string(test_model_path, tmp_path / "thinker.gguf",
+                               "tokenizer.chat_template", OPENS_THINK_TEMPLATE)  # fmt: skip
+    window = bare_window
+    window.settings_panel.threads_spin.setValue(1)
+    with qtbot.waitSignal(window.session.model_loaded, timeout=LOAD_TIMEOUT_MS):
+        window.open_model(thinker)
+    window.settings_panel.spins["max_tokens"].setValue(8)
+    window.settings_panel.spins["temperature"].setValue(0.0)  # greedy: a story runs on
+    assert window.answer_view.browser.placeholderText() == "The answer appears here."
+    record = ask(window, qtbot, LONG)
+    assert record.answer == "" and record.trace and record.samples[0].finish_reason == "length"
+    assert window.answer_view.browser.toPlainText() == ""
+    assert window.answer_view.browser.placeholderText() == (
+        "No answer: the model used all 8 tokens reasoning. "
+        "Raise Max tokens in Settings and ask again."
+    )
+    window.settings_panel.spins["max_tokens"].setValue(200)
+    window.question.setPlainText(SHORT)
+    with qtbot.waitSignal(window.session.run_started, timeout=RUN_TIMEOUT_MS):
+        window.ask()
+    assert window.answer_view.browser.placeholderText() == "The answer appears here."
+    qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT_MS).wait()
+
+
+@pytest.mark.parametrize(
+    ("status", "trace", "finish", "error", "note"),
+    [
+        (RunStatus.CANCELLED, "", "cancelled", None, "Stopped before the model answered."),
+        (RunStatus.ERROR, "", "error", "boom", "No answer: the run failed (the message is above)."),
+        (RunStatus.DONE, "Hmm, 2 and 2", "stop", None,
+         "No answer: the model stopped while still reasoning (see the reasoning pane)."),
+        (RunStatus.DONE, "", "stop", None, "The model finished without giving an answer."),
+        (RunStatus.DONE, "", "length", None,
+         "No answer: the model used all 5 tokens before answering. "
+         "Raise Max tokens in Settings and ask again."),
+    ],
+)  # fmt: skip
+def test_no_answer_note_says_why(
+    status: str, trace: str, finish: str, error: str | None, note: str
+) -> None:
+    from app.core.history.records import SampleRecord
+    from app.ui.main_window import no_answer_note
+
+    sample = SampleRecord(0, 1, trace, "", None, None, 5, 0.1, finish)
+    record = RunRecord(id=1, conversation_id=1, turn=0, created_at=0.0, question="q",
+                       model_name="m", model_path="/m", model_sha256=None, params={},
+                       samples=[sample], status=status, error=error)  # fmt: skip
+    assert no_answer_note(record) == note
+    answered = RunRecord(
+        **{**record.__dict__, "samples": [SampleRecord(0, 1, "", "4", None, None, 1, 0.1, "stop")]}
+    )
+    assert no_answer_note(answered) is None
