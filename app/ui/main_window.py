@@ -275,6 +275,12 @@ class MainWindow(QMainWindow):
             self.trace_view,
             self.answer_view, self.banner, self.run_info, tabs=self.panes, parent=self,
         )  # fmt: skip
+        # The next run's plan, as N, max tokens or the question change (before Ask).
+        options = self.consensus_options
+        for changed in (options.samples_spin.valueChanged, options.toggled,
+                        self.settings_panel.spins["max_tokens"].valueChanged,
+                        self.question.textChanged, session.model_loaded):  # fmt: skip
+            changed.connect(self._preview_plan)
         self._update_actions()
 
     # -- slots --------------------------------------------------------------------------
@@ -316,6 +322,10 @@ class MainWindow(QMainWindow):
     def _on_run_opened(self, record: RunRecord) -> None:
         self.question.setPlainText(record.question)
         self._on_run_shown(record)
+
+    def _preview_plan(self, *_args: object) -> None:
+        max_tokens = int(self.settings_panel.spins["max_tokens"].value())
+        self.consensus.preview_plan(self.question.toPlainText(), max_tokens)
 
     def _update_actions(self, *_args: object) -> None:
         session = self.session

@@ -13,7 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QTabWidget
 
-from app.core.consensus.memory_plan import ConsensusPlan
+from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
 from app.core.consensus.record import is_consensus_run
 from app.core.history.records import RunRecord, SampleRecord
 from app.ui.consensus.options import ConsensusOptions
@@ -24,6 +24,8 @@ from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView
 from app.ui.conversation.worker import STOPPED_BEFORE_START
 from app.ui.widgets.banner import Banner
+
+_TEMPLATE_TOKENS = 32
 
 
 class ConsensusController(QObject):
@@ -58,6 +60,27 @@ class ConsensusController(QObject):
         view.figures.one_sample_requested.connect(self._on_one_sample_requested)
         options.toggled.connect(self._on_toggled)
         self._update_panel()
+
+    def preview_plan(self, question: str, max_tokens: int) -> ConsensusPlan | None:
+        """Show the next run's memory plan while the user sets it up (N, max tokens, the
+        question), so the cost is known before Ask. Nothing changes while a run is
+        asked or going: the panel shows that run's own plan."""
+        model = self.session.model
+        busy = self.consensus.pending or self.consensus.running or self.session.busy
+        if model is None or busy or not self.options.enabled():
+            return None
+        # The exact count needs the tokenizer, which lives on the inference thread:
+        # about 4 characters a token, plus the chat template's few dozen.
+        tokens = len(question) // 4 + _TEMPLATE_TOKENS
+        try:
+            plan = plan_consensus(model.info, samples=self.options.samples(),
+                                  prompt_tokens=tokens, max_tokens=max_tokens)  # fmt: skip
+        except ValueError:  # no KV figures in this file's metadata: say nothing
+            return None
+        self.view.figures.set_plan(plan, before_asking=True)
+        if not self.view.samples:  # the chips show how many samples the run will take
+            self.view.chips.set_total(plan.samples)
+        return plan
 
     def show_sample(self, sample: SampleRecord) -> None:
         """One sample in the trace and answer panes, labelled with its number and seed."""

@@ -103,8 +103,16 @@ class ConsensusFigures(QWidget):
         self.same_samples_label.setVisible(shown)
         self.one_sample_button.setVisible(shown)
 
-    def set_plan(self, plan: ConsensusPlan | None) -> None:
-        self.plan_label.setText(f"Plan: {plan.describe()}" if plan is not None else "")
+    def set_plan(self, plan: ConsensusPlan | None, *, before_asking: bool = False) -> None:
+        """The run's memory plan; before_asking: the next run's, worked out from the
+        settings and an estimate of the question's length (counted exactly on Ask)."""
+        if plan is None:
+            self.plan_label.setText("")
+        elif before_asking:
+            self.plan_label.setText(f"If you ask now: {plan.describe()} "
+                                    "(the question's length estimated until you ask)")  # fmt: skip
+        else:
+            self.plan_label.setText(f"Plan: {plan.describe()}")
 
     def set_progress(
         self, finished: int, total: int, tokens: int, active: int | None = None

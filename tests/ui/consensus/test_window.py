@@ -429,3 +429,31 @@ def test_worker_spaces_out_progress_and_builds_the_report(
         assert len(progress) <= report.seconds / 0.2 + 2
     finally:
         assert inference.shutdown(timeout_ms=10_000)
+
+
+def test_the_plan_shows_before_ask_and_follows_the_settings(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    plan_label = window.consensus_view.figures.plan_label
+    window.question.setPlainText(QUESTION)
+    assert plan_label.text().startswith("If you ask now: 4 samples, 4 at a time, about ")
+    window.consensus_options.samples_spin.setValue(16)  # N changed: the plan follows
+    assert plan_label.text().startswith("If you ask now: 16 samples, 16 at a time")
+    assert window.consensus_view.chips.total == 16
+    before = plan_label.text()
+    window.settings_panel.spins["max_tokens"].setValue(4000)  # a longer budget per sample
+    assert plan_label.text() != before and "16 samples" in plan_label.text()
+    window.settings_panel.spins["max_tokens"].setValue(24)
+    preview = plan_label.text().removeprefix("If you ask now: ").split(" (the question")[0]
+    shown: list[str] = []
+    window.consensus_session.planned.connect(lambda _plan: shown.append(plan_label.text()))
+    with (
+        qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT_MS),
+        qtbot.waitSignal(window.consensus_session.planned, timeout=RUN_TIMEOUT_MS) as planned,
+    ):
+        window.ask()
+    plan: ConsensusPlan = planned.args[0]
+    assert plan.describe() == preview, "the estimate was the plan the run got"
+    assert shown == [f"Plan: {plan.describe()}"] and plan_label.text() == shown[0]
+    window.consensus_options.samples_spin.setValue(5)  # after the run: the next one's plan
+    assert plan_label.text().startswith("If you ask now: 5 samples")
