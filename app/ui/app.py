@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app.core.models.catalog import resources_dir
 from app.core.paths import data_dir
+from app.ui.widgets.focus_style import FocusRingStyle
 
 log = logging.getLogger(__name__)
 THEMES = ("dark", "light")
@@ -72,7 +73,9 @@ def apply_theme(app: QApplication, theme: str | None) -> None:
     if theme is None:
         log.info("colour scheme from the desktop: %s", app.styleHints().colorScheme().name)
         return
-    app.setStyle("Fusion")  # the one style that draws any palette faithfully everywhere
+    # Fusion: the one style that draws any palette faithfully everywhere; the proxy adds
+    # a focus ring that stays visible on the dark theme.
+    app.setStyle(FocusRingStyle())
     scheme = Qt.ColorScheme.Dark if theme == "dark" else Qt.ColorScheme.Light
     app.styleHints().setColorScheme(scheme)
     # Some platforms (offscreen, older desktops) ignore the hint, so set colours too.
