@@ -64,6 +64,7 @@ class HistoryPanel(QWidget):
         self.runs.setAccessibleName("Past runs")
         self.runs.setMinimumWidth(180)
         self.runs.setWordWrap(True)
+        self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # rows wrap
         # A line under each run: two-line rows otherwise run into each other.
         self.runs.setStyleSheet(
             "QListWidget::item { border-bottom: 1px solid palette(mid); padding: 4px 2px; }"

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from app.core.models import library
+from app.core.models.entry import ModelEntry
 
 # A trailing quantisation tag: .Q4_1, -Q4_K_M, -IQ4_XS, .f16, -bf16, Q8_0, ...
 _TAG = r"(?:I?Q\d[A-Z0-9_]*|BF16|FP16|F16|F32)"
@@ -29,16 +30,23 @@ def name_from_file(path: Path) -> str:
     return " ".join(re.split(r"[-_ ]+", stem)).strip()
 
 
+def entry_name(entry: ModelEntry) -> str:
+    """A library entry's name: the catalog's or hub's label, else its file's name."""
+    if entry.source in _NAMED_SOURCES and entry.display_name:
+        return entry.display_name
+    file = entry.path or (Path(entry.filename) if entry.filename else None)
+    return (name_from_file(file) if file is not None else "") or entry.display_name
+
+
 def clean_model_name(path: Path, gguf_name: str | None = None) -> str:
-    """The catalog or hub label of the library's entry for `path`, else the file's name,
-    else the GGUF's own name."""
+    """The name of the library's entry for `path`, else the file's name, else the GGUF's
+    own name."""
     resolved = Path(path).expanduser().resolve()
     try:
         entries = library.list_models()
     except (OSError, ValueError):
         entries = []
     for entry in entries:
-        named = entry.source in _NAMED_SOURCES and bool(entry.display_name)
-        if named and entry.path is not None and Path(entry.path).resolve() == resolved:
-            return entry.display_name
+        if entry.path is not None and Path(entry.path).resolve() == resolved:
+            return entry_name(entry)
     return name_from_file(resolved) or (gguf_name or "").strip() or resolved.name

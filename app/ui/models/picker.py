@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPush
 from app.core.models import library
 from app.core.models.entry import ModelEntry
 from app.core.units import size_text
+from app.ui.models.model_name import entry_name
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class ModelChoice:
 
 
 def describe_entry(entry: ModelEntry) -> str:
-    parts = [entry.display_name]
+    parts = [entry_name(entry)]  # the window title's name, not a GGUF's training recipe
     if entry.quantization:
         parts.append(entry.quantization)
     if entry.size:

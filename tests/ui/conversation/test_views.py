@@ -21,6 +21,7 @@ from app.core.units import memory_text
 from app.ui.conversation.answer_view import AnswerView
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView, describe_reasoning
+from app.ui.models.model_name import entry_name
 from app.ui.models.picker import ModelChoice, ModelPicker
 
 pytestmark = pytest.mark.gui
@@ -132,7 +133,7 @@ def test_model_picker_lists_library_models_and_opens_files(
     picker = ModelPicker()
     qtbot.addWidget(picker)
     assert picker.set_current(test_model_path.resolve())
-    assert entry.display_name in picker.combo.currentText()
+    assert entry_name(entry) in picker.combo.currentText()
     chosen: list[ModelChoice] = []
     picker.model_chosen.connect(chosen.append)
     picker.combo.activated.emit(picker.combo.currentIndex())

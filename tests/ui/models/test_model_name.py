@@ -35,3 +35,11 @@ def test_a_local_file_goes_by_its_file_name_not_its_gguf_recipe(test_model_path:
 
 def test_a_file_without_a_usable_name_falls_back_to_the_gguf_name() -> None:
     assert clean_model_name(Path("/models/Q4_K_M.gguf"), "Some Model") == "Some Model"
+
+
+def test_the_picker_names_an_imported_file_as_the_title_does(test_model_path: Path) -> None:
+    from app.ui.models.picker import describe_entry
+
+    entry = library.import_local(test_model_path)
+    assert entry.display_name == "Smollm2 135M 8k Lc100K Mix1 Ep2"  # what the GGUF says
+    assert describe_entry(entry).startswith("SmolLM2 135M Instruct · Q4_1 · ")
