@@ -188,7 +188,6 @@ class MainWindow(QMainWindow):
         # Ctrl+Tab away and, unlike a drawer, hides nothing the user is reading.
         self.panes = QTabWidget()
         self.panes.setDocumentMode(True)
-        self.panes.setTabBarAutoHide(True)  # a lone "Answer" tab is no choice at all
         self.panes.addTab(self.splitter, "Answer")
         self.panes.addTab(self.consensus_view, "Consensus")
         self.panes.setTabToolTip(1, "How much the samples of a consensus run agree")

@@ -199,3 +199,14 @@ def test_a_dock_closed_by_the_user_stays_closed_when_the_window_widens(qtbot: Qt
     assert not window.history_dock.isVisible() and window.settings_dock.isVisible()
     assert not window.docks.actions[window.history_dock].isChecked()
     window.close()
+
+
+def test_the_tab_bar_shows_only_with_the_consensus_tab(qtbot: QtBot) -> None:
+    window = show_window(qtbot, (1200, 760))
+    bar = window.panes.tabBar()
+    assert not bar.isVisible() and window.trace_view.isVisible()
+    window.consensus_options.set_enabled(True)
+    assert bar.isVisible() and window.panes.currentWidget() is window.consensus_view
+    window.consensus_options.set_enabled(False)
+    assert not bar.isVisible() and window.panes.currentIndex() == 0
+    window.close()

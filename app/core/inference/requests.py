@@ -5,6 +5,7 @@ Nothing here holds a llama.cpp handle, so these objects may be read on any threa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,23 @@ from app.core.inference.cpu_probe import ProbeVerdict
 from app.core.inference.engine import FinishReason, GenerationResult, Message
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.models.gguf import GGUFInfo
+
+# A trailing quantisation tag: .Q4_1, -Q4_K_M, -IQ4_XS, .f16, -bf16, Q8_0, ...
+_TAG = r"(?:I?Q\d[A-Z0-9_]*|BF16|FP16|F16|F32)"
+_QUANT_TAG = re.compile(rf"(?:^|[-._ ]){_TAG}$", re.IGNORECASE)
+
+
+def name_from_file(path: Path) -> str:
+    """ "SmolLM2-135M-Instruct.Q4_1.gguf" -> "SmolLM2 135M Instruct".
+
+    A GGUF's general.name is whatever its conversion script wrote (the test model's is
+    "Smollm2 135M 8k Lc100K Mix1 Ep2", a training recipe); the file name, as its
+    publisher spelled it, reads better once the quantisation tag is gone."""
+    stem = Path(path).name
+    if stem.lower().endswith(".gguf"):
+        stem = stem[: -len(".gguf")]
+    stem = _QUANT_TAG.sub("", stem)
+    return " ".join(re.split(r"[-_ ]+", stem)).strip()
 
 
 @dataclass(frozen=True)
@@ -29,7 +47,7 @@ class ModelDescription:
 
     @property
     def display_name(self) -> str:
-        return self.info.name or self.path.stem
+        return name_from_file(self.path) or self.info.name or self.path.stem
 
     def defaults(self, thinking: bool) -> SamplingParams:
         return self.defaults_thinking if thinking else self.defaults_plain

@@ -154,6 +154,8 @@ class ConsensusController(QObject):
             return
         index = self.tabs.indexOf(self.view)
         self.tabs.setTabVisible(index, shown)
+        # A lone "Answer" tab is no choice: the bar shows only with the panel's tab.
+        self.tabs.tabBar().setVisible(shown)
         if not shown and self.tabs.currentIndex() == index:
             self.tabs.setCurrentIndex(0 if index else 1)
 

@@ -9,25 +9,13 @@ failing that, the file name as its publisher spelled it, without the quantisatio
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from app.core.inference.requests import name_from_file
 from app.core.models import library
 from app.core.models.entry import ModelEntry
 
-# A trailing quantisation tag: .Q4_1, -Q4_K_M, -IQ4_XS, .f16, -bf16, Q8_0, ...
-_TAG = r"(?:I?Q\d[A-Z0-9_]*|BF16|FP16|F16|F32)"
-_QUANT_TAG = re.compile(rf"(?:^|[-._ ]){_TAG}$", re.IGNORECASE)
 _NAMED_SOURCES = ("catalog", "hub", "demo")
-
-
-def name_from_file(path: Path) -> str:
-    """ "SmolLM2-135M-Instruct.Q4_1.gguf" -> "SmolLM2 135M Instruct"."""
-    stem = Path(path).name
-    if stem.lower().endswith(".gguf"):
-        stem = stem[: -len(".gguf")]
-    stem = _QUANT_TAG.sub("", stem)
-    return " ".join(re.split(r"[-_ ]+", stem)).strip()
 
 
 def entry_name(entry: ModelEntry) -> str:
