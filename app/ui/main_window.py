@@ -346,9 +346,11 @@ class MainWindow(QMainWindow):
         self.settings_panel.restore(state)
         self.consensus_options.restore(state.get("consensus") or {})
         self.window_settings.restore_layout(self, self.splitter)
+        self.docks.restore(state.get("docks") or {})  # wanted, not what fitted last time
 
     def _save(self) -> None:
-        state = {**self.settings_panel.state(), "consensus": self.consensus_options.state()}
+        state = {**self.settings_panel.state(), "consensus": self.consensus_options.state(),
+                 "docks": self.docks.state()}  # fmt: skip
         self.window_settings.set_panel_state(state)
         self.window_settings.save_layout(self, self.splitter)
 

@@ -210,3 +210,15 @@ def test_the_tab_bar_shows_only_with_the_consensus_tab(qtbot: QtBot) -> None:
     window.consensus_options.set_enabled(False)
     assert not bar.isVisible() and window.panes.currentIndex() == 0
     window.close()
+
+
+def test_which_docks_are_wanted_is_remembered(qtbot: QtBot) -> None:
+    window = show_window(qtbot, (900, 600))  # settings folded for want of room
+    settle(window, qtbot)
+    window.docks.actions[window.history_dock].trigger()  # closed by the user
+    window.close()
+    again = show_window(qtbot, (1400, 900))
+    settle(again, qtbot)
+    assert again.settings_dock.isVisible(), "folded is not closed: it comes back"
+    assert not again.history_dock.isVisible(), "closed stays closed"
+    again.close()

@@ -43,6 +43,17 @@ class DockFolder(QObject):
             self.actions[dock] = action
             dock.visibilityChanged.connect(lambda _shown, d=dock: self._on_visibility(d))
 
+    def state(self) -> dict[str, bool]:
+        """Which docks the user wants, by object name (saved with the window)."""
+        return {dock.objectName(): self.wanted[dock] for dock in self.docks}
+
+    def restore(self, state: dict[str, object]) -> None:
+        for dock in self.docks:
+            wanted = state.get(dock.objectName())
+            if isinstance(wanted, bool):
+                self.wanted[dock] = wanted
+        self.arrange()
+
     def folded(self) -> list[QDockWidget]:
         """The docks the user wants that the window has no room for."""
         return [d for d in self.docks if self.wanted[d] and not self._fits_now[d]]
