@@ -23,6 +23,7 @@ from app.core.consensus.stats import ConsensusStats
 from app.core.consensus.summary import consensus_json
 from app.core.history.records import RunStatus, SampleRecord
 from app.core.inference.engine import GenerationResult
+from app.core.inference.requests import name_from_file
 from app.core.inference.sampling import RuntimeParams
 from app.core.models.gguf import GGUFInfo
 from app.core.models.hashes import ModelHashError, cached_sha256, file_sha256
@@ -197,7 +198,8 @@ def _model_dict(
         except ModelHashError:
             sha256 = None  # the file moved or vanished since the run; say nothing false
     return {
-        "name": (info.name if info else None) or file.stem,
+        # The name single runs are recorded under too (ModelDescription.display_name).
+        "name": name_from_file(file) or (info.name if info else None) or file.stem,
         "path": str(file),
         "file_name": file.name,
         "sha256": sha256,

@@ -45,6 +45,8 @@ from app.ui.consensus.sample_chips import SampleChipStrip
 from app.ui.consensus.samples import GroupSamplesList, SampleDetail
 from app.ui.consensus.stats_help import StatsHelpDialog
 
+_SAMPLES_MIN_HEIGHT = 260  # a group's table (four rows) beside one sample's text
+
 
 class ConsensusView(QWidget):
     """The consensus panel: figures, chart, sample chips, a group's samples, one sample.
@@ -214,36 +216,34 @@ class ConsensusView(QWidget):
         chips_row.addWidget(QLabel("Samples:", self), 0, Qt.AlignmentFlag.AlignTop)
         chips_row.addWidget(self.chips, 1)
         chips_row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
-        # Figures beside the chart; the two scroll together, at their full heights, so
-        # an extra line (a note, an early stop, a warning) never squeezes a row away.
+        # Figures beside the chart, each at its full height, so an extra line (a note,
+        # an early stop, a warning) never squeezes a row away.
         summary = QHBoxLayout()
         summary.addWidget(self.figures, 3)
         summary.addWidget(self.chart, 2, Qt.AlignmentFlag.AlignTop)
-        top = QWidget(self)
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(summary)
-        top_layout.addLayout(chips_row)
-        top_layout.addStretch(1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(top)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         bottom = QSplitter(Qt.Orientation.Horizontal, self)
         bottom.addWidget(self.group_list)
         bottom.addWidget(self.detail)
         bottom.setStretchFactor(1, 3)
         bottom.setChildrenCollapsible(False)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        splitter.addWidget(scroll)
-        splitter.addWidget(bottom)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setChildrenCollapsible(False)
+        bottom.setMinimumHeight(_SAMPLES_MIN_HEIGHT)
+        # One page that scrolls as a whole: on a short window the figures keep their
+        # height and the samples come below them, rather than both shrinking into
+        # small scroll boxes; on a tall one the samples take the height left.
+        page = QWidget(self)
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addLayout(summary)
+        page_layout.addLayout(chips_row)
+        page_layout.addWidget(bottom, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(page)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(scroll)
 
     def _show_stats(self, stats: ConsensusStats) -> None:
         self._stats = stats
