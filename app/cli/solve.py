@@ -14,6 +14,7 @@ from typing import Any
 
 from app.cli.consensus_output import print_consensus_table
 from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
+from app.cli.recording import CliRecorder
 from app.core.consensus.figure_lines import same_samples_warning
 from app.core.consensus.runner import (
     MAX_SAMPLES,
@@ -58,6 +59,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to a GPU")
     p.add_argument("--no-think", action="store_true", help="turn thinking off where supported")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument(
+        "--no-history", action="store_true", help="do not record this run in the history"
+    )
     p.add_argument(
         "--samples",
         "-n",
@@ -284,12 +288,19 @@ def run(args: argparse.Namespace) -> int:
     with engine:
         thinking = not args.no_think
         sampling = sampling_from_args(engine, args, thinking)
+        recorder = CliRecorder(engine, enabled=not args.no_history)
         messages = [{"role": "user", "content": question}]
         if args.samples > 1:
-            return run_consensus(engine, args, messages, sampling, thinking)
+            sampling = sampling.with_seed()  # recorded when the run begins: seeds derive from it
+            request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
+            recorder.pending(question, sampling, thinking, samples=args.samples,
+                             early_stop=args.early_stop)  # fmt: skip
+            return run_consensus(engine, request, recorder, as_json=args.json)
+        recorder.begin(question, sampling, thinking)
         with _CancelOnInterrupt(engine):
-            events = engine.generate(messages, sampling, thinking)
+            events = recorder.watching(engine.generate(messages, sampling, thinking))
             result = final_event(events) if args.json else stream_to_terminal(events)
+        recorder.finish_single(result)
         if args.json:
             payload = {
                 "model": model_json(engine),
@@ -301,26 +312,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_consensus(
-    engine: Engine,
-    args: argparse.Namespace,
-    messages: list[dict[str, str]],
-    sampling: SamplingParams,
-    thinking: bool,
+    engine: Engine, request: ConsensusRequest, recorder: CliRecorder, *, as_json: bool
 ) -> int:
+    """Run (or resume) a consensus request, recording it as it goes, and print it."""
     runner = ConsensusRunner(engine)
-    request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
-    progress = sys.stderr.isatty() and not args.json
-    if sampling.deterministic and args.samples > 1:
-        print(f"quorum: warning: {same_samples_warning(args.samples)}", file=sys.stderr)
+    samples = request.samples
+    progress = sys.stderr.isatty() and not as_json
+    if request.sampling.deterministic:
+        print(f"quorum: warning: {same_samples_warning(samples)}", file=sys.stderr)
     report = None
     try:
         with _CancelOnInterrupt(runner):
-            for event in runner.run(request):
+            for event in recorder.watching(runner.run(request)):
                 if isinstance(event, ConsensusStarted):
                     print(f"quorum: {event.plan.describe()}", file=sys.stderr)
                 elif isinstance(event, ConsensusSample) and progress:
                     sys.stderr.write(
-                        f"\r{event.stats.n}/{args.samples} samples finished; "
+                        f"\r{event.stats.n}/{samples} samples finished; "
                         f"leading: {event.stats.majority}   "
                     )
                     sys.stderr.flush()
@@ -334,12 +342,15 @@ def run_consensus(
         sys.stderr.write("\n")
     if report is None:
         raise RuntimeError("consensus ended without a report")
-    if args.json:
-        samples = [{**sample_json(i, r), "group": report.groups.get(i)} for i, r in report.finished]
+    recorder.finish_consensus(report, request.early_stop)
+    if as_json:
+        samples_out = [
+            {**sample_json(i, r), "group": report.groups.get(i)} for i, r in report.finished
+        ]
         payload = {
             "model": model_json(engine),
             "params": params_json(engine, report.sampling, report.thinking),
-            "samples": samples,
+            "samples": samples_out,
             "consensus": consensus_json(report),
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -9,10 +9,11 @@ run reopened from history shows and exports exactly what the live run did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.answers.grouping import NO_ANSWER, AnswerGrouper
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.report import (
     FORMAT,
@@ -24,7 +25,7 @@ from app.core.consensus.report import (
     stats_from_dict,
 )
 from app.core.consensus.runner import ConsensusReport
-from app.core.consensus.stats import ConsensusStats
+from app.core.consensus.stats import ConsensusStats, compute_stats
 from app.core.consensus.summary import consensus_json
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.inference.sampling import SamplingParams
@@ -157,7 +158,9 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
         if has_consensus_report(source):
             return snapshot_of(record_to_report_data(source))
         if not source.consensus:
-            raise ValueError("this run is not a consensus run")
+            if "samples" not in source.params:
+                raise ValueError("this run is not a consensus run")
+            return _unfinished_snapshot(source)
         # Saved with the consensus figures only: show the figures and samples it has.
         saved = source.consensus
         outcome = outcome_text(saved, source.status, source.error)
@@ -212,7 +215,36 @@ def outcome_text(consensus: dict[str, Any], status: str, error: str | None) -> s
         return f"{text}: {reason}" if reason else f"{text}."
     seconds, tokens = consensus.get("seconds"), consensus.get("tokens")
     timing = f" in {seconds:.1f} s, {tokens:,} tokens" if seconds is not None and tokens else ""
+    resumed = consensus.get("resumed_samples") or 0
+    if resumed:
+        timing += f" (resumed: {resumed} kept from the interrupted run, the rest run now)"
     return f"Finished: {n} of {requested} samples{timing}."
+
+
+def _unfinished_snapshot(record: RunRecord) -> ConsensusSnapshot:
+    """A consensus run that never reached its end (the process died, or it still runs in
+    another Quorum): its figures, afresh, over the samples it saved as they finished."""
+    grouper = AnswerGrouper()
+    samples = sorted(record.samples, key=lambda s: s.index)
+    labels = {}
+    for sample in samples:
+        group = grouper.add(sample.index, sample.extracted)
+        labels[sample.index] = NO_ANSWER if group.is_no_answer else group.label
+    params = record.params
+    greedy = params.get("temperature", 1.0) <= 0.0 or params.get("top_k") == 1
+    stats = compute_stats(grouper.groups, deterministic=greedy)
+    total = int(params["samples"])
+    done = len(samples)
+    if record.status == RunStatus.RUNNING:
+        outcome = f"Still running in another Quorum: {done} of {total} samples saved so far."
+    else:
+        outcome = (
+            f"Interrupted: {done} of {total} samples were saved before Quorum stopped. "
+            "Samples finish shortest first, so these figures lean towards short answers; "
+            f"Resume runs the other {total - done} with the seeds they had from the start."
+        )
+    shown = [replace(s, group=labels[s.index]) for s in samples]
+    return ConsensusSnapshot(stats, shown, total, None, outcome, None)
 
 
 def _check_format(data: dict[str, Any]) -> None:

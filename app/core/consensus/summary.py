@@ -33,6 +33,7 @@ def consensus_json(report: ConsensusReport) -> dict[str, Any]:
         "decided_on": report.decided_on,
         "seconds_saved_estimate": report.seconds_saved_estimate,
         "cancelled": report.cancelled,
+        "resumed_samples": report.resumed,
         "seconds": round(report.seconds, 3),
         "tokens": report.tokens,
         "parallel": report.plan.parallel,
