@@ -90,7 +90,7 @@ class CliRecorder:
             trace = event.text if event.channel is Channel.TRACE else ""
             answer = event.text if event.channel is Channel.ANSWER else ""
             self.clock.record(trace, answer, event.completion_tokens)
-        elif isinstance(event, ConsensusSample) and self._recording:
+        elif isinstance(event, ConsensusSample) and self._recording and not event.kept:
             assert self.conversation is not None and self.record is not None
             sample = sample_record(event.index, event.result, event.group)
             problem = self.conversation.save_sample(self.record, sample)

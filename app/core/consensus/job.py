@@ -15,7 +15,6 @@ from typing import Any
 from app.core.consensus.batch import sample_seeds
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.report import build_report
-from app.core.consensus.resume import result_of
 from app.core.consensus.runner import (
     ConsensusEvent,
     ConsensusReport,
@@ -73,12 +72,7 @@ class ConsensusSoFar:
     def add(self, event: ConsensusEvent) -> None:
         if isinstance(event, ConsensusStarted):
             self.plan, self.seeds = event.plan, list(event.seeds)
-            for index, sample in self.request.kept.items():  # a resumed run's saved samples
-                if 0 <= index < len(self.results):
-                    self.results[index] = result_of(
-                        sample, self.request.sampling, self.thinking, event.prompt_tokens
-                    )
-                    self.groups[index] = sample.group or ""
+
         elif isinstance(event, ConsensusSample):
             self.results[event.index] = event.result
             self.groups[event.index] = event.group

@@ -158,7 +158,7 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
         if has_consensus_report(source):
             return snapshot_of(record_to_report_data(source))
         if not source.consensus:
-            if "samples" not in source.params:
+            if not isinstance(source.params.get("samples"), int):
                 raise ValueError("this run is not a consensus run")
             return _unfinished_snapshot(source)
         # Saved with the consensus figures only: show the figures and samples it has.
@@ -231,7 +231,10 @@ def _unfinished_snapshot(record: RunRecord) -> ConsensusSnapshot:
         group = grouper.add(sample.index, sample.extracted)
         labels[sample.index] = NO_ANSWER if group.is_no_answer else group.label
     params = record.params
-    greedy = params.get("temperature", 1.0) <= 0.0 or params.get("top_k") == 1
+    temperature = params.get("temperature")
+    greedy = (isinstance(temperature, int | float) and temperature <= 0.0) or params.get(
+        "top_k"
+    ) == 1
     stats = compute_stats(grouper.groups, deterministic=greedy)
     total = int(params["samples"])
     done = len(samples)

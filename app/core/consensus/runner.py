@@ -74,6 +74,7 @@ class ConsensusSample:
     result: GenerationResult
     group: str
     stats: ConsensusStats
+    kept: bool = False  # saved by the interrupted run this one resumes, not decoded now
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ class ConsensusRunner:
             )
         plan = plan_consensus(
             self.engine.info,
-            samples=max(1, request.samples - len(request.kept)),
+            samples=request.samples,
             prompt_tokens=len(tokens),
             max_tokens=request.sampling.max_tokens,
             budget_bytes=request.budget_bytes,
@@ -190,7 +191,12 @@ class ConsensusRunner:
         run = _Run(request, sampling, thinking, seeds, plan, started)
         for index, sample in sorted(request.kept.items()):
             if 0 <= index < request.samples:
-                run.keep(index, result_of(sample, sampling, thinking, len(tokens)))
+                result = result_of(sample, sampling, thinking, len(tokens))
+                label = run.keep(index, result)
+                stats = compute_stats(
+                    run.tally.grouper.groups, deterministic=sampling.deterministic
+                )
+                yield ConsensusSample(index, result, label, stats, kept=True)
         missing = [i for i, r in enumerate(run.results) if r is None]
         if not missing:  # every sample was saved; only the run's end was lost
             yield run.finished(BatchFinished([], stopped_early=False, cancelled=False,
@@ -238,10 +244,10 @@ class _Run:
         self.results = [None] * self.request.samples
         self.stopper = PrefixStopper(self.request.early_stop, self.request.samples)
 
-    def keep(self, index: int, result: GenerationResult) -> None:
+    def keep(self, index: int, result: GenerationResult) -> str:
         """A sample saved by the interrupted run this one resumes."""
-        self.add(index, result)
         self.resumed += 1
+        return self.add(index, result)
 
     def add(self, index: int, result: GenerationResult) -> str:
         self.results[index] = result

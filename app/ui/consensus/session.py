@@ -20,7 +20,13 @@ from app.core.consensus.job import ConsensusJob
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.record import consensus_to_record
 from app.core.consensus.report import run_status, sample_record
-from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES, ConsensusReport, ConsensusRequest
+from app.core.consensus.runner import (
+    MAX_SAMPLES,
+    MIN_SAMPLES,
+    ConsensusReport,
+    ConsensusRequest,
+    ConsensusSample,
+)
 from app.core.consensus.stats import StopMode
 from app.core.consensus.summary import consensus_json
 from app.core.conversation import Conversation, ConversationError
@@ -64,7 +70,7 @@ class ConsensusSession(QObject):
         worker.consensus_planned.connect(self._on_planned)
         worker.consensus_refused.connect(self._on_refused)
         worker.consensus_started.connect(self.started)
-        worker.consensus_sampled.connect(self.sampled)
+        worker.consensus_sampled.connect(self._on_sampled)
         worker.consensus_progressed.connect(self.progressed)
         worker.consensus_finished.connect(self._on_finished)
 
@@ -100,6 +106,23 @@ class ConsensusSession(QObject):
         self.inference.generate_consensus(job)
         return record
 
+    def resume(self, run_id: int) -> RunRecord:
+        """Take up an interrupted consensus run from the history: the same seeds, only the
+        samples it lacks; its saved samples are reported first (sampled, kept=True).
+        Raises ConversationError (wrong model, a finished run, a run still going)."""
+        point = self.conversation.prepare_resume(run_id)
+        record = point.run
+        self.sampling = point.sampling
+        messages = self.conversation.messages_for(record.question)
+        request = ConsensusRequest(list(messages), point.sampling, point.samples,
+                                   point.thinking, cast(StopMode, point.early_stop),
+                                   kept=point.kept)  # fmt: skip
+        job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
+        self.conversation.pending = record
+        self.requested.emit()
+        self.inference.generate_consensus(job)
+        return record
+
     def shutdown(self) -> None:
         """At close, after the thread has ended: a run it never reported on is saved as
         cancelled, with the samples it had."""
@@ -119,6 +142,14 @@ class ConsensusSession(QObject):
         self._running = True
         self.conversation.begin(record)
         self.planned.emit(plan)
+
+    def _on_sampled(self, event: ConsensusSample) -> None:
+        # Stored at once, in its own transaction: kill -9 loses only the samples in flight.
+        record = self.conversation.current
+        if record is not None and self._running and not event.kept:
+            sample = sample_record(event.index, event.result, event.group)
+            self.conversation.save_sample(record, sample)
+        self.sampled.emit(event)
 
     def _on_refused(self, message: str) -> None:
         self.conversation.pending = None
