@@ -22,7 +22,7 @@ from app.cli.errors import EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.cli.recording import CliRecorder
 from app.core.consensus.resume import resume_point
 from app.core.consensus.runner import ConsensusRequest
-from app.core.consensus.stats import StopMode
+from app.core.consensus.stopping import EarlyStopChoice
 from app.core.conversation import Conversation, ConversationError
 from app.core.history.database import HistoryError, RunNotFoundError
 from app.core.history.describe import describe_run
@@ -138,7 +138,7 @@ def resume_run(args: argparse.Namespace) -> int:
                 raise CliError(str(exc), EXIT_USAGE) from exc
             request = ConsensusRequest(
                 conversation.messages_for(record.question), point.sampling, point.samples,
-                point.thinking, cast(StopMode, point.early_stop), kept=point.kept,
+                point.thinking, cast(EarlyStopChoice, point.early_stop), kept=point.kept,
             )  # fmt: skip
             missing = len(point.missing)
             print(f"quorum: resuming run {args.run_id}: {len(point.kept)} of {point.samples} "

@@ -26,6 +26,7 @@ from app.core.consensus.runner import (
     ConsensusSample,
     ConsensusStarted,
 )
+from app.core.consensus.stopping import EARLY_STOP_MODES
 from app.core.consensus.summary import consensus_json
 from app.core.inference.backend import LlamaError
 from app.core.inference.engine import (
@@ -72,11 +73,11 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--early-stop",
         nargs="?",
-        const="settled",
+        const="beta",
         default="off",
-        choices=["off", "cannot_lose", "settled"],
-        help="consensus: stop once the leader cannot lose or is settled "
-        "(default when given: settled)",
+        choices=list(EARLY_STOP_MODES),
+        help="consensus: stop once the leader cannot lose, is settled, or wins the Beta "
+        "rule (default when given: beta, which needs the fewest samples)",
     )
     p.set_defaults(func=run)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.answers.grouping import NO_ANSWER, AnswerGrouper
+from app.core.consensus.figure_lines import live_basis, prefix_basis
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.report import (
     FORMAT,
@@ -143,6 +144,7 @@ class ConsensusSnapshot:
     plan: ConsensusPlan | None  # None for a history record saved without the full report
     outcome: str  # one sentence on how the run ended
     data: dict[str, Any] | None  # the report data, when known (what an export writes)
+    basis: str = ""  # which samples the figures count, when not all of them
 
 
 def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> ConsensusSnapshot:
@@ -150,10 +152,10 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
     (readable) for a single run or damaged data, TypeError for anything else."""
     if isinstance(source, ConsensusReport):
         samples = [sample_record(i, r, source.groups.get(i)) for i, r in source.finished]
-        outcome = outcome_text(consensus_json(source), run_status(source), source.error)
-        return ConsensusSnapshot(
-            source.stats, samples, len(source.samples), source.plan, outcome, None
-        )
+        summary = consensus_json(source)
+        outcome = outcome_text(summary, run_status(source), source.error)
+        return ConsensusSnapshot(source.stats, samples, len(source.samples), source.plan,
+                                 outcome, None, basis_of(summary))  # fmt: skip
     if isinstance(source, RunRecord):
         if has_consensus_report(source):
             return snapshot_of(record_to_report_data(source))
@@ -165,9 +167,8 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
         saved = source.consensus
         outcome = outcome_text(saved, source.status, source.error)
         total = int(saved.get("requested", len(source.samples)))
-        return ConsensusSnapshot(
-            stats_from_dict(saved), list(source.samples), total, None, outcome, None
-        )
+        return ConsensusSnapshot(stats_from_dict(saved), list(source.samples), total, None,
+                                 outcome, None, basis_of(saved))  # fmt: skip
     if isinstance(source, dict):
         try:
             consensus = source["consensus"]
@@ -178,6 +179,7 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
                 plan=plan_from_dict(source["plan"]),
                 outcome=outcome_text(consensus, source["status"], source.get("error")),
                 data=source,
+                basis=basis_of(consensus),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"this is not a complete consensus report ({exc!r})") from exc
@@ -247,7 +249,17 @@ def _unfinished_snapshot(record: RunRecord) -> ConsensusSnapshot:
             f"Resume runs the other {total - done} with the seeds they had from the start."
         )
     shown = [replace(s, group=labels[s.index]) for s in samples]
-    return ConsensusSnapshot(stats, shown, total, None, outcome, None)
+    return ConsensusSnapshot(stats, shown, total, None, outcome, None, live_basis(done, total))
+
+
+def basis_of(consensus: dict[str, Any]) -> str:
+    """Which samples a finished run's figures count (from its consensus_json figures)."""
+    n, requested = int(consensus.get("n", 0)), int(consensus.get("requested", 0))
+    decided_on = consensus.get("decided_on")
+    if consensus.get("stopped_early") and isinstance(decided_on, int):
+        finished = requested - int(consensus.get("samples_saved", 0))  # saved: never finished
+        return prefix_basis(decided_on, max(finished, n))
+    return live_basis(n, requested)
 
 
 def _check_format(data: dict[str, Any]) -> None:

@@ -22,8 +22,8 @@ from app.core.consensus.batch import (
 )
 from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
 from app.core.consensus.resume import result_of
-from app.core.consensus.stats import ConsensusStats, StopMode, compute_stats
-from app.core.consensus.stopping import PrefixStopper, complete_prefix
+from app.core.consensus.stats import ConsensusStats, compute_stats
+from app.core.consensus.stopping import EarlyStopChoice, PrefixStopper, complete_prefix
 from app.core.history.records import SampleRecord
 from app.core.inference.engine import Engine, GenerationResult, Message
 from app.core.inference.reasoning import template_opens_trace
@@ -46,7 +46,7 @@ class ConsensusRequest:
     thinking: bool | None = None
     # Every rule decides on the complete prefix by index; "beta" and "window" are the
     # core's only (Adaptive-Consistency, ESC; see app.core.consensus.stopping).
-    early_stop: StopMode | Literal["beta", "window"] = "off"
+    early_stop: EarlyStopChoice | Literal["window"] = "off"
     budget_bytes: int | None = None  # KV memory budget; None: a share of physical memory
     # Split KV streams: each sample attends over its own cells only. A unified cache
     # makes every token attend over all samples' cells (masked), which grows with N x

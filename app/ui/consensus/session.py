@@ -12,7 +12,7 @@ follow-up turns treat it like any other run. Its record is built from the report
 from __future__ import annotations
 
 import logging
-from typing import Any, cast, get_args
+from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
@@ -27,7 +27,7 @@ from app.core.consensus.runner import (
     ConsensusRequest,
     ConsensusSample,
 )
-from app.core.consensus.stats import StopMode
+from app.core.consensus.stopping import EARLY_STOP_MODES, EarlyStopChoice
 from app.core.consensus.summary import consensus_json
 from app.core.conversation import Conversation, ConversationError
 from app.core.history.records import RunRecord, RunStatus
@@ -90,7 +90,7 @@ class ConsensusSession(QObject):
         refused says why it cannot start. Raises ConversationError."""
         if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
             raise ConversationError(f"Consensus takes {MIN_SAMPLES} to {MAX_SAMPLES} samples.")
-        if early_stop not in get_args(StopMode):
+        if early_stop not in EARLY_STOP_MODES:
             raise ConversationError(f"Unknown early-stop choice {early_stop!r}.")
         sampling = sampling.with_seed()  # recorded now: every sample's seed derives from it
         self.sampling = sampling
@@ -99,7 +99,7 @@ class ConsensusSession(QObject):
         messages = self.conversation.messages_for(record.question)
         thinking_flag = record.params.get("thinking")
         request = ConsensusRequest(list(messages), sampling, samples, thinking_flag,
-                                   cast(StopMode, early_stop))  # fmt: skip
+                                   cast(EarlyStopChoice, early_stop))  # fmt: skip
         job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
         self.conversation.pending = record
         self.requested.emit()
@@ -115,7 +115,7 @@ class ConsensusSession(QObject):
         self.sampling = point.sampling
         messages = self.conversation.messages_for(record.question)
         request = ConsensusRequest(list(messages), point.sampling, point.samples,
-                                   point.thinking, cast(StopMode, point.early_stop),
+                                   point.thinking, cast(EarlyStopChoice, point.early_stop),
                                    kept=point.kept)  # fmt: skip
         job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
         self.conversation.pending = record

@@ -10,7 +10,10 @@ from app.core.consensus.figure_lines import (
     figure_lines,
     format_bound,
     format_share,
+    live_basis,
+    prefix_basis,
 )
+from app.core.consensus.record import basis_of
 from app.core.consensus.stats import ConsensusStats, compute_stats, wilson_interval
 from app.core.consensus.stats_help import STATS_HELP
 
@@ -108,3 +111,18 @@ def test_help_matches_the_wording() -> None:
     assert f"512 of 512 gives ≤ {format_bound(1 - wilson_interval(512, 512)[0])}" in text
     assert "most samples gave no answer (7 of 12)" in text
     assert "the window offers to use one sample instead" in text
+
+
+def test_figures_say_which_samples_they_count() -> None:
+    assert live_basis(64, 64) == ""
+    assert (
+        live_basis(12, 64) == "counted: the 12 of 64 finished so far (short answers finish first)"
+    )
+    assert (
+        prefix_basis(9, 9) == "counted: samples 1–9, the complete prefix the stop rule decided on"
+    )
+    assert prefix_basis(9, 14).endswith("; 5 more finished and are shown, not counted")
+    stopped = {"n": 9, "requested": 64, "stopped_early": True, "decided_on": 9, "samples_saved": 50}
+    assert basis_of(stopped) == prefix_basis(9, 14)
+    assert basis_of({"n": 3, "requested": 8, "stopped_early": False}) == live_basis(3, 8)
+    assert basis_of({"n": 8, "requested": 8}) == ""

@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from app.core.consensus.runner import ConsensusSample
 from app.core.history.records import RunStatus
 from app.core.history.store import HistoryStore
+from app.ui.consensus.options import ConsensusOptions
 from app.ui.main_window import MainWindow
 from tests.ui.consensus.test_window import (  # noqa: F401 (fixtures)
     RUN_TIMEOUT_MS,
@@ -56,6 +57,8 @@ def test_samples_are_saved_as_they_finish_and_an_interrupted_run_resumes(
     assert bar.button.text() == "Resume 2 samples"
     assert sorted(window.consensus_view.samples) == [0, 2]
     assert "lean towards short answers" in window.consensus_view.figures.outcome_label.text()
+    answered = [label.text() for label in window.consensus_view.figures._values][3]
+    assert answered.endswith("counted: the 2 of 4 finished so far (short answers finish first)")
 
     with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         qtbot.mouseClick(bar.button, Qt.MouseButton.LeftButton)
@@ -68,3 +71,11 @@ def test_samples_are_saved_as_they_finish_and_an_interrupted_run_resumes(
     ]  # the missing two, decoded now with their own seeds, match the uninterrupted run
     assert again.consensus is not None and again.consensus["resumed_samples"] == 2
     assert sorted(window.consensus_view.samples) == [0, 1, 2, 3]
+
+
+def test_options_offer_the_beta_rule(qtbot: QtBot) -> None:
+    options = ConsensusOptions()
+    qtbot.addWidget(options)
+    assert options.set_early_stop("beta") and options.early_stop() == "beta"
+    row = options.early_stop_combo.findData("beta")
+    assert "Beta" in options.early_stop_combo.itemText(row)
