@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import count
 
-from app.core.answers.grouping import NO_ANSWER, AnswerGroup
+from app.core.answers.grouping import NO_ANSWER, AnswerGroup, AnswerGrouper
 from app.core.consensus.figure_lines import (
     MIN_ANSWERED_FOR_AGREEMENT,
     figure_lines,
@@ -16,6 +16,7 @@ from app.core.consensus.figure_lines import (
 from app.core.consensus.record import basis_of
 from app.core.consensus.stats import ConsensusStats, compute_stats, wilson_interval
 from app.core.consensus.stats_help import STATS_HELP
+from app.core.consensus.summary import answered_agreement
 
 
 def _stats(*sizes: tuple[str | None, int]) -> ConsensusStats:
@@ -126,3 +127,19 @@ def test_figures_say_which_samples_they_count() -> None:
     assert basis_of(stopped) == prefix_basis(9, 14)
     assert basis_of({"n": 3, "requested": 8, "stopped_early": False}) == live_basis(3, 8)
     assert basis_of({"n": 8, "requested": 8}) == ""
+
+
+def test_json_agreement_matches_the_panel_and_says_its_base() -> None:
+    grouper = AnswerGrouper()
+    for i, answer in enumerate(["17", "17", None, None, None, "1"]):
+        grouper.add(i, answer)
+    stats = compute_stats(grouper.groups)
+    figures = answered_agreement(stats)
+    assert figures["answered"] == 3 and figures["answer_agreement"] == 2 / 3
+    assert figures["answer_agreement_ci95"] == list(wilson_interval(2, 3))
+    assert figure_lines(stats).agreement.startswith("67% of 3 answered")
+    assert stats.agreement == 0.5  # the no-answer bucket leads, 3 of all 6
+    one = AnswerGrouper()
+    one.add(0, "17")
+    one.add(1, None)
+    assert answered_agreement(compute_stats(one.groups))["answer_agreement"] is None
