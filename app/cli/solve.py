@@ -6,7 +6,7 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -62,6 +62,11 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument(
         "--no-history", action="store_true", help="do not record this run in the history"
+    )
+    p.add_argument(
+        "--no-token-stats",
+        action="store_true",
+        help="with --json: leave out each token's confidence (token_stats)",
     )
     p.add_argument(
         "--samples",
@@ -213,8 +218,17 @@ def model_json(engine: Engine) -> dict[str, Any]:
     }
 
 
-def sample_json(index: int, result: GenerationResult) -> dict[str, Any]:
+def token_text(engine: Engine) -> Callable[[int], str]:
+    """A token's text for token_stats (a piece that splits a character shows U+FFFD)."""
+    return lambda token: engine.model.piece(token).decode("utf-8", "replace")
+
+
+def sample_json(
+    index: int, result: GenerationResult, piece: Callable[[int], str] | None = None
+) -> dict[str, Any]:
     extracted = result.extracted
+    stats = result.token_stats
+    extra = {"token_stats": stats.to_json(piece)} if stats is not None and piece else {}
     return {
         "index": index,
         "seed": result.seed,
@@ -228,6 +242,7 @@ def sample_json(index: int, result: GenerationResult) -> dict[str, Any]:
         "time_to_first_token": result.time_to_first_token,
         "finish_reason": result.finish_reason,
         "error": result.error,
+        **extra,
     }
 
 
@@ -299,14 +314,16 @@ def run(args: argparse.Namespace) -> int:
             return run_consensus(engine, request, recorder, as_json=args.json)
         recorder.begin(question, sampling, thinking)
         with _CancelOnInterrupt(engine):
-            events = recorder.watching(engine.generate(messages, sampling, thinking))
+            with_stats = args.json and not args.no_token_stats
+            generation = engine.generate(messages, sampling, thinking, token_stats=with_stats)
+            events = recorder.watching(generation)
             result = final_event(events) if args.json else stream_to_terminal(events)
         recorder.finish_single(result)
         if args.json:
             payload = {
                 "model": model_json(engine),
                 "params": params_json(engine, result.sampling, result.thinking),
-                "samples": [sample_json(0, result)],
+                "samples": [sample_json(0, result, token_text(engine))],
             }
             print(json.dumps(payload, ensure_ascii=False, indent=2))
         return exit_code_for(result)
