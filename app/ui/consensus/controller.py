@@ -11,12 +11,14 @@ So no slot here writes over what a pane's own slot wrote, whichever runs first.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel, QTabWidget
+from PySide6.QtWidgets import QBoxLayout, QLabel, QTabWidget
 
 from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
 from app.core.consensus.record import is_consensus_run
-from app.core.history.records import RunRecord, SampleRecord
+from app.core.conversation import ConversationError
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.ui.consensus.options import ConsensusOptions
+from app.ui.consensus.resume_bar import ResumeBar
 from app.ui.consensus.session import ConsensusSession
 from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
@@ -59,6 +61,12 @@ class ConsensusController(QObject):
         view.exported.connect(lambda message: banner.show_message(message, "info"))
         view.figures.one_sample_requested.connect(self._on_one_sample_requested)
         options.toggled.connect(self._on_toggled)
+        # Above the panel's figures: the offer belongs to the run they describe.
+        self.resume_bar = ResumeBar(view)
+        view_layout = view.layout()
+        if isinstance(view_layout, QBoxLayout):
+            view_layout.insertWidget(0, self.resume_bar)
+        self.resume_bar.resume_requested.connect(self._on_resume_requested)
         self._update_panel()
 
     def preview_plan(self, question: str, max_tokens: int) -> ConsensusPlan | None:
@@ -94,6 +102,7 @@ class ConsensusController(QObject):
             self._bring_forward(True)
 
     def _on_requested(self) -> None:
+        self.resume_bar.withdraw()
         self._showing_consensus = True
         self.view.clear()
         self._update_panel()
@@ -129,15 +138,34 @@ class ConsensusController(QObject):
         if self._showing_consensus:
             try:
                 self.view.load_report(record)
+                self._offer_resume(record)
             except ValueError as exc:
                 self.view.clear()
                 self.banner.show_message(f"This consensus run cannot be shown: {exc}")
         else:
+            self.resume_bar.withdraw()
             self.view.clear()
         self._update_panel()
         self._bring_forward(self._showing_consensus)
 
+    def _offer_resume(self, record: RunRecord) -> None:
+        total = record.params.get("samples")
+        resumable = record.status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED)
+        if record.id is not None and isinstance(total, int) and resumable:
+            saved = len({s.index for s in record.samples})
+            if saved < total:
+                self.resume_bar.offer(record.id, saved, total)
+                return
+        self.resume_bar.withdraw()
+
+    def _on_resume_requested(self, run_id: int) -> None:
+        try:
+            self.consensus.resume(run_id)
+        except ConversationError as exc:
+            self.banner.show_message(str(exc))
+
     def _on_conversation_reset(self) -> None:
+        self.resume_bar.withdraw()
         self._showing_consensus = False
         self.view.clear()
         self._update_panel()
