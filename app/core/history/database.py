@@ -149,6 +149,11 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 # Search index: FTS5 with the trigram tokenizer (case-insensitive substrings, any script).
 # It is derived data, outside the migrations: rebuilt whenever it may be stale, e.g. after
 # a Python whose SQLite lacks FTS5 wrote to the file. Without FTS5, search scans rows.
+# The index's version: "current" indexed answers only; v2 adds the reasoning traces, so a
+# file indexed by an older Quorum is rebuilt once.
+_INDEX_CURRENT = "current-v2"
+
+
 def has_fts5_trigram(conn: sqlite3.Connection) -> bool:
     try:
         conn.execute("CREATE VIRTUAL TABLE temp.fts_probe USING fts5(x, tokenize=trigram)")
@@ -166,27 +171,30 @@ def sync_search_index(conn: sqlite3.Connection, fts: bool) -> None:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('search_index', 'stale')")
         return
     state = conn.execute("SELECT value FROM meta WHERE key = 'search_index'").fetchone()
-    if exists and state == ("current",):
+    if exists and state == (_INDEX_CURRENT,):
         return
     if exists:
         conn.execute("DROP TABLE runs_fts")
     conn.execute("CREATE VIRTUAL TABLE runs_fts USING fts5(question, answers, tokenize=trigram)")
     for run_id, question in conn.execute("SELECT id, question FROM runs").fetchall():
-        answers = conn.execute(
-            "SELECT answer FROM samples WHERE run_id = ? ORDER BY idx", (run_id,)
-        )
-        index_run(conn, True, run_id, question, [a for (a,) in answers])
-    conn.execute("INSERT OR REPLACE INTO meta VALUES ('search_index', 'current')")
+        texts = conn.execute(
+            "SELECT answer, trace FROM samples WHERE run_id = ? ORDER BY idx", (run_id,)
+        ).fetchall()
+        index_run(conn, True, run_id, question, [a for a, _ in texts], [t for _, t in texts])
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('search_index', ?)", (_INDEX_CURRENT,))
 
 
 def index_run(
-    conn: sqlite3.Connection, fts: bool, run_id: int, question: str, answers: list[str]
-) -> None:
+    conn: sqlite3.Connection, fts: bool, run_id: int, question: str, answers: list[str],
+    traces: list[str] | None = None,
+) -> None:  # fmt: skip
+    """Index the question and the samples' answers and reasoning (each distinct text once)."""
     if fts:
+        texts = dict.fromkeys([*answers, *(traces or [])])  # distinct, in order
         conn.execute("DELETE FROM runs_fts WHERE rowid = ?", (run_id,))
         conn.execute(
             "INSERT INTO runs_fts (rowid, question, answers) VALUES (?, ?, ?)",
-            (run_id, question, "\n".join(dict.fromkeys(answers))),  # distinct, in order
+            (run_id, question, "\n".join(t for t in texts if t)),
         )
 
 

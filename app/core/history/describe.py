@@ -46,6 +46,22 @@ def describe_summary(summary: RunSummary) -> str:
     return f"{summary.question}\n{when} · {summary.model_name}{status}{answer}"
 
 
+def consensus_summary(summary: RunSummary) -> str:
+    """A consensus row's size and agreement ("" for a single run): "consensus of 16,
+    agreement 75% of 12 answered"; a run cut short says how many of N it saved."""
+    requested = summary.requested
+    if requested is None and summary.n_samples <= 1:
+        return ""
+    size = f"consensus of {requested or summary.n_samples}"
+    if requested is not None and summary.n_samples < requested:
+        size += f" ({summary.n_samples} saved)"
+    if summary.agreement is None or summary.answered is None:
+        return size
+    share = summary.agreement
+    shown = f"{share:.0%}" if round(share * 100, 1) == round(share * 100) else f"{share:.1%}"
+    return f"{size}, agreement {shown} of {summary.answered} answered"
+
+
 def sample_label(sample: SampleRecord) -> str:
     """How the panes name one sample of a consensus run: numbered from 1, as people count
     (the index in the records and the JSON export stays 0-based)."""

@@ -88,6 +88,9 @@ class RunSummary:
     status: str
     n_samples: int
     answer: str
+    requested: int | None = None  # consensus: samples asked for (n_samples: saved)
+    agreement: float | None = None  # consensus: leading answer's share of the answered
+    answered: int | None = None
 
 
 def dump_json(value: Any, what: str) -> str:

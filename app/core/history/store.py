@@ -62,13 +62,17 @@ _SAMPLE_COLUMNS = (
 )
 _SAMPLE_SLOTS = ",".join("?" * len(_SAMPLE_COLUMNS.split(",")))
 _SUMMARY_COLUMNS = (
-    "id, conversation_id, turn, created_at, question, model_name, status, n_samples, answer_snippet"
+    "id, conversation_id, turn, created_at, question, model_name, status, n_samples,"
+    " answer_snippet, json_extract(params_json, '$.samples'),"
+    " json_extract(consensus_json, '$.answer_agreement'),"
+    " json_extract(consensus_json, '$.answered')"
 )
 # Search without FTS5 (or for terms under 3 characters, too short for trigrams). Python's
 # casefold, because SQLite's own LIKE and lower() fold ASCII letters only.
 _FOLDED_TERM = (
     "(instr(casefold(question), ?) OR EXISTS (SELECT 1 FROM samples"
-    " WHERE samples.run_id = runs.id AND instr(casefold(samples.answer), ?)))"
+    " WHERE samples.run_id = runs.id AND (instr(casefold(samples.answer), ?)"
+    " OR instr(casefold(samples.trace), ?))))"
 )
 
 
@@ -177,7 +181,8 @@ class HistoryStore:
                 [(run_id, s.index, s.seed, s.trace, s.answer, s.extracted, s.extracted_rule,
                   s.tokens, s.seconds, s.finish_reason, s.group) for s in run.samples],
             )  # fmt: skip
-            index_run(conn, self._fts, run_id, run.question, [s.answer for s in run.samples])
+            index_run(conn, self._fts, run_id, run.question, [s.answer for s in run.samples],
+                      [s.trace for s in run.samples])  # fmt: skip
         self._live.release(run_id)
         run.id, run.conversation_id, run.turn = run_id, conversation_id, turn
 
@@ -211,7 +216,7 @@ class HistoryStore:
 
     def list_runs(self, search: str = "", limit: int = 200) -> list[RunSummary]:
         """Newest first. Every whitespace-separated term of search must occur, in any case,
-        in the question or in one of the answers."""
+        in the question or in one of the answers or reasoning traces."""
         terms = search.split()
         where = ""
         args: list[Any] = []
@@ -221,7 +226,7 @@ class HistoryStore:
         elif terms:
             where = "WHERE " + " AND ".join([_FOLDED_TERM] * len(terms))
             for term in terms:
-                args += [term.casefold(), term.casefold()]  # question, answers
+                args += [term.casefold()] * 3  # question, answers, reasoning
         with self._tx() as conn:
             rows = conn.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM runs {where}"
@@ -232,7 +237,8 @@ class HistoryStore:
             RunSummary(
                 id=r[0], conversation_id=r[1], turn=r[2], created_at=r[3],
                 question=first_line(r[4]), model_name=r[5], status=r[6], n_samples=r[7],
-                answer=r[8],
+                answer=r[8], requested=_int_or_none(r[9]), agreement=_float_or_none(r[10]),
+                answered=_int_or_none(r[11]),
             )
             for r in rows
         ]  # fmt: skip
@@ -333,6 +339,14 @@ class HistoryStore:
             return json.loads(text)
         except ValueError as exc:
             raise CorruptHistoryError(self.path, f"run {run_id} holds invalid JSON") from exc
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _casefold(value: str | None) -> str | None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.core.consensus.record import has_consensus_report, record_to_report_data
 from app.core.conversation import ConversationError
 from app.core.history.database import HistoryError
-from app.core.history.describe import describe_summary
+from app.core.history.describe import consensus_summary, describe_summary
 from app.core.history.export import export_filename, export_json, export_markdown
 from app.core.history.records import RunRecord, RunSummary
 from app.ui.consensus.export import JSON, MARKDOWN, export_consensus
@@ -115,8 +115,9 @@ class HistoryPanel(QWidget):
         self._summaries = {summary.id: summary for summary in summaries}
         for summary in summaries:
             text = describe_summary(summary)
-            if summary.n_samples > 1:  # a consensus run: how many answers stand behind it
-                text += f" · consensus of {summary.n_samples}"
+            size = consensus_summary(summary)  # how many answers stand behind it, and agree
+            if size:
+                text += f" · {size}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, summary.id)
             item.setToolTip(literal_rich_text(summary.question))  # the user's own words

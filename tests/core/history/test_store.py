@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core.history import database
+from app.core.history import database, describe
 from app.core.history.database import (
     MIGRATIONS,
     CorruptHistoryError,
@@ -280,10 +280,41 @@ def test_search_question_and_answer(search_store: HistoryStore) -> None:
     assert ids(store.list_runs("_")) == {city.id}
     assert ids(store.list_runs('"ETH')) == set()
     assert ids(store.list_runs("quokka")) == {pending.id}  # question of a running run
-    assert ids(store.list_runs("secret-trace-word")) == set()  # traces are not searched
+    assert ids(store.list_runs("secret-trace-word")) == {city.id}  # reasoning is searched
+    assert ids(store.list_runs("SECRET-trace")) == {city.id}
     assert ids(store.list_runs("   ")) == {primes.id, city.id, pending.id}
     store.delete_run(primes.id or 0)
     assert store.list_runs("composite") == []
+
+
+def test_an_index_made_before_reasoning_was_searched_is_rebuilt(db_path: Path) -> None:
+    with HistoryStore(db_path) as store:
+        run = save(store, "Old question")
+    conn = raw(db_path)  # as an older Quorum left it: answers only, marked current
+    with conn:
+        conn.execute("UPDATE meta SET value = 'current' WHERE key = 'search_index'")
+        conn.execute("UPDATE runs_fts SET answers = 'The answer is 4.'")
+    conn.close()
+    with HistoryStore(db_path) as store:
+        assert ids(store.list_runs("step 0")) == {run.id}
+
+
+def test_rows_say_consensus_size_and_agreement(store: HistoryStore) -> None:
+    done = new_run("Consensus", params={"seed": 1, "samples": 4})
+    store.begin_run(done)
+    done.consensus = {"answer_agreement": 0.75, "answered": 4, "agreement": 0.75}
+    finish(store, done, [sample(i) for i in range(4)])
+    cut = new_run("Cut short", params={"seed": 2, "samples": 8})
+    store.begin_run(cut)
+    store.add_sample(cut.id or 0, sample(0))
+    single = save(store, "Single")
+    rows = {r.id: r for r in store.list_runs()}
+    assert describe.consensus_summary(rows[done.id or 0]) == (
+        "consensus of 4, agreement 75% of 4 answered"
+    )
+    assert describe.consensus_summary(rows[cut.id or 0]) == "consensus of 8 (1 saved)"
+    assert describe.consensus_summary(rows[single.id or 0]) == ""
+    assert (rows[done.id or 0].requested, rows[single.id or 0].requested) == (4, None)
 
 
 def test_search_index_rebuilt_after_a_session_without_fts5(
