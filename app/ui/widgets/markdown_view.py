@@ -51,7 +51,7 @@ class MarkdownView(SafeTextBrowser):
     def show_markdown(self, text: str, highlight: tuple[int, int] | None = None) -> None:
         """Show ``text`` whole (``highlight``: a span of it to mark as the final answer)."""
         with self._following():
-            self.setHtml(markdown_to_html(text, highlight) if text else "")
+            self.setHtml(markdown_to_html(text, highlight).rstrip() if text else "")
         self._stream.reset(text)
         self._tail_start = self._end()
         self._highlight = highlight

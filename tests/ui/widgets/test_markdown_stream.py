@@ -106,6 +106,8 @@ def test_streamed_document_is_the_whole_render(qtbot: QtBot, seed: int) -> None:
     assert _blocks(streamed.document()) == _blocks(whole.document())
     assert streamed.toPlainText().rstrip() == whole.toPlainText().rstrip()
     assert "\u200b" not in streamed.toPlainText()  # the joiners are all gone
+    streamed.finish_markdown(text, None)
+    assert streamed.toHtml() == whole.toHtml()  # reopening the run shows the same document
 
 
 def test_settled_text_ends_where_a_block_ends() -> None:
