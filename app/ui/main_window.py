@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +44,7 @@ from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView
+from app.ui.conversation.transcript import TranscriptView
 from app.ui.history.panel import HistoryPanel
 from app.ui.models.controller import DemoNotice, ModelController
 from app.ui.models.picker import ModelPicker
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
                                            options.early_stop())  # fmt: skip
             else:
                 self.session.ask(question, sampling, thinking)
+            self.question.clear()  # asked: the box is ready for the next question
         except (ConversationError, ValueError) as exc:
             self.question_hint.setText(str(exc))
             self.question_hint.show()
@@ -148,9 +151,17 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([400, 600])
         self._expanded_sizes: list[int] = []
         self.consensus_view = ConsensusView()
+        # Every turn of the conversation; the reasoning|answer panes show one run (a
+        # consensus run's sample) in detail.
+        self.transcript = TranscriptView(self.session, lambda: (
+            self.settings_panel.sampling(), self.settings_panel.thinking()),
+            self.window_settings)  # fmt: skip
+        self.results = QTabWidget()
+        self.results.addTab(self.transcript, "Con&versation")
+        self.results.addTab(self.splitter, "Run &detail")
         self.panes = QSplitter(Qt.Orientation.Vertical)  # the consensus panel above the panes
         self.panes.addWidget(self.consensus_view)
-        self.panes.addWidget(self.splitter)
+        self.panes.addWidget(self.results)
         self.panes.setChildrenCollapsible(False)
         self.panes.setSizes([300, 400])
         self.run_info = QLabel("")
@@ -260,6 +271,9 @@ class MainWindow(QMainWindow):
         session.run_started.connect(self._on_run_started)
         for signal in (self.consensus_session.requested, self.consensus_session.refused):
             signal.connect(self._update_actions)
+        self.consensus_session.requested.connect(  # its samples are shown in the detail tab
+            lambda *_: self.results.setCurrentWidget(self.splitter)
+        )
         self.consensus = ConsensusController(
             session, self.consensus_session, self.consensus_options, self.consensus_view,
             self.trace_view,
