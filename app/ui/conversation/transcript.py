@@ -163,6 +163,7 @@ class TranscriptView(QWidget):
         view.resend_requested.connect(lambda text: self._ask_again(view, text, fresh_seed=False))
         view.copied.connect(self._copy)
         self.column.insertWidget(self.column.count() - 1, view)  # above the stretch
+        view.show()  # now, not when the layout gets round to it
         self.turns.append(view)
         self.empty.hide()
         return view
