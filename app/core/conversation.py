@@ -228,8 +228,11 @@ class Conversation:
                 f"This run was made with {record.model_name} ({record.model_path}): "
                 "open that model to resume it, so the samples come from the same model."
             )
-        earlier = self.store.conversation(record.conversation_id or -1)
         self.id = record.conversation_id
+        if "follows" in record.params:  # the branch it was asked on
+            self._turns = self._ancestors(record)
+            return point
+        earlier = self.store.conversation(record.conversation_id or -1)
         self._turns = [r for r in earlier if r.status == RunStatus.DONE and r.turn < record.turn]
         return point
 
