@@ -2,7 +2,10 @@
 
 Two HTTP servers on 127.0.0.1 (ephemeral ports, daemon threads): the "hub" answers
 the API calls huggingface_hub 2.4 makes (POST /api/models/<repo>/paths-info/<rev>,
-GET /api/models/<repo>/tree/<rev>, GET /api/models/<repo>[/revision/<rev>]) and
+GET /api/models/<repo>/tree/<rev>, GET /api/models/<repo>[/revision/<rev>]), the model
+search (GET /api/models?search=&filter=&sort=&limit=, over the repositories it hosts:
+a repo has the "gguf" tag when it hosts a .gguf file; downloads and likes come from
+describe_repo) and
 HEAD/GET /<repo>/resolve/<rev>/<file>; LFS files are redirected, like on the real
 hub, to a "CDN" on a second origin, which serves the bytes with Range support.
 
@@ -101,6 +104,7 @@ class Faults:
 class HubServer:
     def __init__(self) -> None:
         self.repos: dict[str, dict[str, HostedFile]] = {}
+        self.listing: dict[str, dict[str, Any]] = {}  # a repo's search-result fields
         self.log: list[Logged] = []
         self.faults = Faults()
         self.lock = threading.Lock()
@@ -134,6 +138,16 @@ class HubServer:
             hosted = HostedFile(name, data, None, len(data), _sha256(data), git_blob_oid(data), lfs)
         self.repos.setdefault(repo, {})[name] = hosted
         return hosted
+
+    def describe_repo(self, repo: str, *, downloads: int = 0, likes: int = 0,
+                      parameters: int | None = None,
+                      last_modified: str = "2025-05-01T12:00:00.000Z") -> None:  # fmt: skip
+        """The counts the model search reports for ``repo`` (its files are add_file's)."""
+        item: dict[str, Any] = {"downloads": downloads, "likes": likes,
+                                "lastModified": last_modified}  # fmt: skip
+        if parameters is not None:
+            item["gguf"] = {"total": parameters, "architecture": "llama"}
+        self.listing[repo] = item
 
     def start(self) -> HubServer:
         for thread in self._threads:
@@ -249,6 +263,9 @@ def _make_handler(hub: HubServer, role: str) -> type[BaseHTTPRequestHandler]:
         # -- hub routes -------------------------------------------------------
 
         def _hub(self, method: str, path: str, body: bytes) -> None:
+            if path.rstrip("/") == "/api/models" and method == "GET":
+                self._search(parse_qs(urlsplit(self.path).query))
+                return
             if match := _API.match(path):
                 repo, kind, rev = match.groups()
                 if self._repo_refused(repo):
@@ -269,6 +286,23 @@ def _make_handler(hub: HubServer, role: str) -> type[BaseHTTPRequestHandler]:
                 self._resolve(method, repo, rev, name)
                 return
             self._error(404, "NotFound", "no such route")
+
+        def _search(self, query: dict[str, list[str]]) -> None:
+            words = (query.get("search") or [""])[0].lower()
+            wanted = set(query.get("filter") or [])
+            found = []
+            for repo, files in hub.repos.items():
+                tags = {"gguf"} if any(n.lower().endswith(".gguf") for n in files) else set()
+                if words not in repo.lower() or not wanted <= tags:
+                    continue
+                item = {"_id": repo, "id": repo, "modelId": repo, "private": False,
+                        "tags": sorted(tags), "library_name": "gguf" if tags else None,
+                        "downloads": 0, "likes": 0, **hub.listing.get(repo, {})}  # fmt: skip
+                found.append(item)
+            if (query.get("sort") or [""])[0] == "downloads":
+                found.sort(key=lambda item: -item["downloads"])
+            limit = int((query.get("limit") or ["1000"])[0])
+            self._json(found[:limit])
 
         def _repo_refused(self, repo: str) -> bool:
             if repo not in hub.repos:

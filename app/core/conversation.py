@@ -9,6 +9,11 @@ Follow-up questions are sent with the earlier turns' questions and answers but n
 their reasoning: reasoning models are trained without it in the history, and it would
 fill the context window. After a consensus turn the answer sent is the majority's: the
 answer of the first sample in the largest group.
+
+A turn can be asked again (regenerated, or edited and resent): the conversation is
+rewound to the turns before it and the new run follows them. Each run records the id of
+the run it follows (``params["follows"]``), so a conversation that branched this way
+reopens as the branch that led to the run opened, not as every run in it.
 """
 
 from __future__ import annotations
@@ -154,13 +159,15 @@ class Conversation:
         model = self.model
         runtime = model.runtime
         toggle = thinking if model.supports_thinking else None
+        follows = self._turns[-1].id if self._turns else None
         return RunRecord(
             id=None, conversation_id=self.id, turn=0, created_at=time.time(),
             question=question, model_name=model.display_name, model_path=str(model.path),
             model_sha256=self.model_sha256,
             params={**sampling.to_dict(), "thinking": toggle, "n_ctx": model.n_ctx,
                     "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers,
-                    "llama_config": model.llama_config.to_record(), **params},
+                    "llama_config": model.llama_config.to_record(), "follows": follows,
+                    **params},
         )  # fmt: skip
 
     def begin(self, record: RunRecord) -> None:
@@ -221,8 +228,11 @@ class Conversation:
                 f"This run was made with {record.model_name} ({record.model_path}): "
                 "open that model to resume it, so the samples come from the same model."
             )
-        earlier = self.store.conversation(record.conversation_id or -1)
         self.id = record.conversation_id
+        if "follows" in record.params:  # the branch it was asked on
+            self._turns = self._ancestors(record)
+            return point
+        earlier = self.store.conversation(record.conversation_id or -1)
         self._turns = [r for r in earlier if r.status == RunStatus.DONE and r.turn < record.turn]
         return point
 
@@ -232,15 +242,44 @@ class Conversation:
         self._turns = []
         self.id = None
 
+    def rewind(self, turns: int) -> None:
+        """Keep only the first ``turns`` turns: the next question follows those (to ask a
+        turn again, regenerated or edited). The history keeps every run."""
+        if self.busy:
+            raise ConversationError("Stop the current answer before asking a turn again.")
+        if not 0 <= turns <= len(self._turns):
+            raise ConversationError(f"There is no turn {turns + 1} to ask again.")
+        del self._turns[turns:]
+
     def reopen(self, run_id: int) -> RunRecord:
         """A past run; a follow-up question then continues its conversation."""
         if self.busy:
             raise ConversationError("Stop the current answer before opening another run.")
         record = self.store.get_run(run_id)
-        earlier = self.store.conversation(record.conversation_id or -1)
         self.id = record.conversation_id
+        if "follows" in record.params:
+            earlier = self._ancestors(record)
+            self._turns = [*earlier, record] if record.status == RunStatus.DONE else earlier
+            return record
+        # Recorded before runs named the run they follow: the conversation was linear.
+        earlier = self.store.conversation(record.conversation_id or -1)
         self._turns = [r for r in earlier if r.status == RunStatus.DONE and r.turn <= record.turn]
         return record
+
+    def _ancestors(self, record: RunRecord) -> list[RunRecord]:
+        """The turns ``record`` followed, first turn first; a deleted run ends the chain."""
+        chain: list[RunRecord] = []
+        seen = {record.id}
+        follows = record.params.get("follows")
+        while isinstance(follows, int) and follows not in seen:
+            seen.add(follows)
+            try:
+                earlier = self.store.get_run(follows)
+            except HistoryError:  # deleted from the history: what is left still reads
+                break
+            chain.append(earlier)
+            follows = earlier.params.get("follows")
+        return chain[::-1]
 
     def _tell(self, event: ConversationEvent) -> None:
         for listener in self._listeners:

@@ -44,6 +44,7 @@ from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView
+from app.ui.conversation.transcript import TranscriptView
 from app.ui.history.panel import HistoryPanel
 from app.ui.models.controller import DemoNotice, ModelController
 from app.ui.models.picker import ModelPicker
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
                                            options.early_stop())  # fmt: skip
             else:
                 self.session.ask(question, sampling, thinking)
+            self.question.clear()  # asked: the box is ready for the next question
         except (ConversationError, ValueError) as exc:
             self.question_hint.setText(str(exc))
             self.question_hint.show()
@@ -182,15 +184,22 @@ class MainWindow(QMainWindow):
                                               QSizePolicy.Policy.Preferred)  # fmt: skip
         self.trace_view.summary.setMinimumWidth(120)
         self.consensus_view = ConsensusView()
-        # The consensus panel is a tab of its own beside the answer, not a strip above it:
-        # figures, chart, chips and a sample table need the column's full height, which
-        # a split with the panes never leaves them at 760 px; a tab is one click or
-        # Ctrl+Tab away and, unlike a drawer, hides nothing the user is reading.
+        # Every turn of the conversation; the reasoning|answer panes show one run (a
+        # consensus run's sample) in detail.
+        self.transcript = TranscriptView(self.session, lambda: (
+            self.settings_panel.sampling(), self.settings_panel.thinking()),
+            self.window_settings)  # fmt: skip
+        # One row of tabs: the conversation, one run in detail, and the consensus panel.
+        # The panel is a tab of its own, not a strip above the panes: figures, chart,
+        # chips and a sample table need the column's full height, which a split never
+        # leaves them at 760 px; a tab is one click away and hides nothing being read.
         self.panes = QTabWidget()
         self.panes.setDocumentMode(True)
-        self.panes.addTab(self.splitter, "Answer")
+        self.panes.addTab(self.transcript, "Con&versation")
+        self.panes.addTab(self.splitter, "Run &detail")
         self.panes.addTab(self.consensus_view, "Consensus")
-        self.panes.setTabToolTip(1, "How much the samples of a consensus run agree")
+        self.panes.setTabToolTip(2, "How much the samples of a consensus run agree")
+        self.results = self.panes
         self.run_info = QLabel("")
         self.run_info.setTextFormat(Qt.TextFormat.PlainText)
         self.run_info.setWordWrap(True)

@@ -113,3 +113,43 @@ def test_reopening_a_run_continues_its_conversation(conversation: Conversation) 
     assert opened.question == "What is 2+2?"
     assert [t.question for t in conversation.turns] == ["What is 2+2?"]
     assert conversation.id == first_id
+
+
+def test_asking_a_turn_again_follows_only_the_turns_before_it(
+    conversation: Conversation,
+) -> None:
+    finished(conversation, "What is 2+2?", "4")
+    finished(conversation, "And 3+3?", "6")
+    first, second = conversation.turns
+    assert first.params["follows"] is None and second.params["follows"] == first.id
+    conversation.rewind(1)  # ask the second turn again, edited
+    assert conversation.messages_for("And 4+4?") == [
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": "And 4+4?"},
+    ]
+    finished(conversation, "And 4+4?", "8")
+    edited = conversation.turns[-1]
+    assert edited.params["follows"] == first.id
+    assert [t.question for t in conversation.turns] == ["What is 2+2?", "And 4+4?"]
+    with pytest.raises(ConversationError, match="no turn 4"):
+        conversation.rewind(3)
+
+
+def test_reopening_a_branch_shows_the_turns_that_led_to_it(conversation: Conversation) -> None:
+    finished(conversation, "What is 2+2?", "4")
+    finished(conversation, "And 3+3?", "6")
+    old_branch = conversation.turns[-1]
+    conversation.rewind(1)
+    finished(conversation, "And 4+4?", "8")
+    new_branch = conversation.turns[-1]
+    # Both branches stay in the history, in one conversation.
+    assert old_branch.conversation_id == new_branch.conversation_id
+    conversation.reopen(old_branch.id or -1)
+    assert [t.question for t in conversation.turns] == ["What is 2+2?", "And 3+3?"]
+    conversation.reopen(new_branch.id or -1)
+    assert [t.question for t in conversation.turns] == ["What is 2+2?", "And 4+4?"]
+    # A deleted turn ends the chain; what is left still reopens.
+    conversation.store.delete_run(conversation.turns[0].id or -1)
+    conversation.reopen(new_branch.id or -1)
+    assert [t.question for t in conversation.turns] == ["And 4+4?"]

@@ -149,7 +149,7 @@ def test_consensus_run_reads_whole(qtbot: QtBot, theme: str, size: tuple[int, in
     assert window.consensus_view.group_list.table.rowCount() == 5
     assert window.panes.currentWidget() is window.consensus_view
     assert_reads_whole(window)
-    window.panes.setCurrentIndex(0)  # the panes, showing the chosen sample
+    window.panes.setCurrentWidget(window.splitter)  # the panes, showing the chosen sample
     settle(window, qtbot)
     assert window.trace_view.isVisible()
     assert_reads_whole(window)
@@ -201,14 +201,15 @@ def test_a_dock_closed_by_the_user_stays_closed_when_the_window_widens(qtbot: Qt
     window.close()
 
 
-def test_the_tab_bar_shows_only_with_the_consensus_tab(qtbot: QtBot) -> None:
+def test_the_consensus_tab_shows_only_with_consensus(qtbot: QtBot) -> None:
     window = show_window(qtbot, (1200, 760))
-    bar = window.panes.tabBar()
-    assert not bar.isVisible() and window.trace_view.isVisible()
+    tabs = window.panes
+    consensus = tabs.indexOf(window.consensus_view)
+    assert not tabs.isTabVisible(consensus) and tabs.currentWidget() is window.transcript
     window.consensus_options.set_enabled(True)
-    assert bar.isVisible() and window.panes.currentWidget() is window.consensus_view
+    assert tabs.isTabVisible(consensus) and tabs.currentWidget() is window.consensus_view
     window.consensus_options.set_enabled(False)
-    assert not bar.isVisible() and window.panes.currentIndex() == 0
+    assert not tabs.isTabVisible(consensus) and tabs.currentIndex() == 0
     window.close()
 
 

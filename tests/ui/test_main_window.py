@@ -114,9 +114,10 @@ def test_keyboard_ctrl_enter_asks(window: MainWindow, qtbot: QtBot) -> None:
     qtbot.waitUntil(window.isActiveWindow, timeout=2000)
     window.question.setFocus()
     qtbot.keyClicks(window.question, SHORT)
-    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         qtbot.keyClick(window.question, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert window.question.toPlainText() == SHORT  # Ctrl+Enter asked, it did not add a line
+    assert finished.args[0].question == SHORT  # Ctrl+Enter asked, it did not add a line
+    assert window.question.toPlainText() == ""  # and the box is cleared for the next one
 
 
 def test_empty_question_shows_inline_message(window: MainWindow, qtbot: QtBot) -> None:
@@ -290,6 +291,7 @@ def test_collapsing_the_trace_gives_the_answer_the_width(
     bare_window.resize(1200, 700)
     bare_window.history_dock.hide()
     bare_window.settings_dock.hide()
+    bare_window.results.setCurrentWidget(bare_window.splitter)  # the run detail tab
     qtbot.waitUntil(lambda: sum(bare_window.splitter.sizes()) > 900, timeout=2000)
     bare_window.splitter.setSizes([500, 500])
     before = bare_window.splitter.sizes()

@@ -95,7 +95,7 @@ class RemoteFile:
         )
 
 
-def _hub_json(
+def hub_json(
     method: str,
     url: str,
     repo: str,
@@ -120,7 +120,7 @@ def fetch_file_info(repo: str, filename: str, revision: str = "main") -> RemoteF
     """Size, LFS sha256 and commit of ``repo``/``filename`` (POST .../paths-info)."""
     ensure_online()
     url = f"{hub_endpoint()}/api/models/{repo}/paths-info/{quote(revision, safe='')}"
-    items = _hub_json(
+    items = hub_json(
         "POST", url, repo, filename, "metadata response", data={"paths": [filename], "expand": True}
     )
     for item in items if isinstance(items, list) else []:
@@ -144,7 +144,7 @@ def list_repo_files(repo: str, revision: str = "main") -> list[str]:
     """File names at the top of a repo (GET .../tree/<revision>)."""
     ensure_online()
     url = f"{hub_endpoint()}/api/models/{repo}/tree/{quote(revision, safe='')}"
-    items = _hub_json("GET", url, repo, None, "file list")
+    items = hub_json("GET", url, repo, None, "file list")
     return [i["path"] for i in items if isinstance(i, dict) and i.get("type") == "file"]
 
 

@@ -182,13 +182,13 @@ class ConsensusController(QObject):
             return
         index = self.tabs.indexOf(self.view)
         self.tabs.setTabVisible(index, shown)
-        # A lone "Answer" tab is no choice: the bar shows only with the panel's tab.
-        self.tabs.tabBar().setVisible(shown)
         if not shown and self.tabs.currentIndex() == index:
-            self.tabs.setCurrentIndex(0 if index else 1)
+            self.tabs.setCurrentIndex(0)
 
     def _bring_forward(self, consensus: bool) -> None:
         """Show the tab of the run that starts or opens: the panel, or the panes."""
         if self.tabs is not None:
-            panes = 0 if self.tabs.indexOf(self.view) else 1
-            self.tabs.setCurrentIndex(self.tabs.indexOf(self.view) if consensus else panes)
+            if consensus:
+                self.tabs.setCurrentWidget(self.view)
+            elif self.tabs.currentWidget() is self.view:
+                self.tabs.setCurrentIndex(0)  # the conversation, where a single run streams

@@ -1,9 +1,10 @@
 """The answer pane: Markdown rendered safely, maths readable, the final answer highlighted.
 
-While the answer streams, re-rendering the whole Markdown on every chunk would cost
-more and more per chunk (quadratic over a long answer), so renders are spaced by a
-timer whose interval grows with the last render's cost. The finished answer is always
-rendered once more, with the extracted final answer marked.
+While the answer streams, only the Markdown block being written is re-rendered (see
+app.ui.widgets.markdown_view), so an update costs the same however long the answer is
+already; updates are still spaced by a timer (at least 60 ms, more if a render was
+slow) so that a fast model does not spend the GUI thread on repaints. When the run
+ends, the extracted final answer is marked.
 
 A consensus run shows one sample: the majority's, with the majority and agreement above
 it, when the run finishes or is reopened (the pane decides that itself, from the record,
@@ -26,7 +27,8 @@ from app.core.history.describe import sample_label
 from app.core.history.records import RunRecord, SampleRecord
 from app.core.run_clock import RunProgress
 from app.ui.conversation.session import ChatSession
-from app.ui.widgets.render import SafeTextBrowser, document_css, markdown_to_html
+from app.ui.widgets.markdown_view import MarkdownView
+from app.ui.widgets.render import document_css
 
 _MIN_RENDER_INTERVAL_MS = 60
 _RENDER_COST_FACTOR = 4  # spend at most a fifth of the GUI thread on re-rendering
@@ -44,7 +46,7 @@ class AnswerView(QWidget):
         self.final.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_button = QPushButton("Copy ans&wer")
         self.copy_button.setToolTip("Copy the answer (as Markdown) to the clipboard")
-        self.browser = SafeTextBrowser()
+        self.browser = MarkdownView()
         self.browser.setPlaceholderText("The answer appears here.")
         self.browser.setMinimumSize(200, 120)
         self.browser.setAccessibleName("Answer")
@@ -62,8 +64,7 @@ class AnswerView(QWidget):
         self.final.hide()  # shown with a summary; an empty row would offset the pane
         layout.addWidget(self.browser, 1)
 
-        self._markdown = ""
-        self._highlight: tuple[int, int] | None = None
+        self._pending = ""  # streamed text not shown yet (the render timer is running)
         self._render_cost_ms = 0.0
         self._render_timer = QTimer(self, singleShot=True)
         self._render_timer.timeout.connect(self._on_render_due)
@@ -76,14 +77,13 @@ class AnswerView(QWidget):
         session.conversation_reset.connect(self._on_conversation_reset)
 
     def markdown(self) -> str:
-        """The answer as the model wrote it."""
-        return self._markdown
+        """The answer as the model wrote it (streamed so far)."""
+        return self.browser.markdown() + self._pending
 
     def show_markdown(self, text: str, highlight: tuple[int, int] | None = None) -> None:
         self._render_timer.stop()
-        self._markdown = text
-        self._highlight = highlight
-        self._render()
+        self._pending = ""
+        self.browser.show_markdown(text, highlight)
 
     def show_sample(self, sample: SampleRecord, note: str = "") -> None:
         """One sample's answer, its final answer marked; the line above says note (the run's
@@ -105,11 +105,12 @@ class AnswerView(QWidget):
     def _apply_style(self) -> None:
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         self.browser.document().setDefaultStyleSheet(document_css(dark))
-        if self._markdown:
-            self._render()
+        if self.markdown():
+            self._flush()
+            self.browser.rerender()
 
     def _on_copy_clicked(self) -> None:
-        QGuiApplication.clipboard().setText(self._markdown)
+        QGuiApplication.clipboard().setText(self.markdown())
 
     def _on_run_started(self, _record: RunRecord) -> None:
         self.set_summary("")
@@ -118,14 +119,21 @@ class AnswerView(QWidget):
     def _on_progress_made(self, progress: RunProgress) -> None:
         if not progress.answer_delta:
             return
-        self._markdown += progress.answer_delta
-        self._highlight = None
+        self._pending += progress.answer_delta
         if not self._render_timer.isActive():
             interval = max(_MIN_RENDER_INTERVAL_MS, self._render_cost_ms * _RENDER_COST_FACTOR)
             self._render_timer.start(int(interval))
 
     def _on_render_due(self) -> None:
-        self._render()
+        started = time.perf_counter()
+        self._flush()
+        self._render_cost_ms = (time.perf_counter() - started) * 1000
+
+    def _flush(self) -> None:
+        self._render_timer.stop()
+        if self._pending:
+            delta, self._pending = self._pending, ""
+            self.browser.append_markdown(delta)
 
     def _on_run_shown(self, record: RunRecord) -> None:
         if is_consensus_run(record):  # the majority's sample answers for the run
@@ -139,16 +147,9 @@ class AnswerView(QWidget):
         sample = record.samples[0] if record.samples else None
         extracted = sample.extracted if sample else None
         self.set_summary(f"Final answer: {extracted}" if extracted else "")
-        self.show_markdown(record.answer, final_answer_span(record.answer, extracted))
+        self._flush()  # then only the tail is re-rendered when the text is what streamed
+        self.browser.finish_markdown(record.answer, final_answer_span(record.answer, extracted))
 
     def _on_conversation_reset(self) -> None:
         self.set_summary("")
         self.show_markdown("")
-
-    def _render(self) -> None:
-        started = time.perf_counter()
-        bar = self.browser.verticalScrollBar()
-        at_bottom, position = bar.value() >= bar.maximum() - 4, bar.value()
-        self.browser.setHtml(markdown_to_html(self._markdown, self._highlight))
-        bar.setValue(bar.maximum() if at_bottom else position)
-        self._render_cost_ms = (time.perf_counter() - started) * 1000

@@ -49,6 +49,8 @@ class ChatSession(QObject):
         run_finished(RunRecord): a run ended (done, cancelled or error) and was stored.
         run_opened(RunRecord): a past run was reopened from the history.
         conversation_reset(): a new conversation was started.
+        conversation_rewound(int): the conversation keeps only its first N turns now
+            (a turn is about to be asked again).
         history_changed(): the history has a new or changed entry.
         history_failed(str): a history write failed; the run went on, its record was lost.
     """
@@ -61,6 +63,7 @@ class ChatSession(QObject):
     run_finished = Signal(object)
     run_opened = Signal(object)
     conversation_reset = Signal()
+    conversation_rewound = Signal(int)
     history_changed = Signal()
     history_failed = Signal(str)
 
@@ -119,6 +122,15 @@ class ChatSession(QObject):
         messages = self.conversation.messages_for(record.question)
         self.inference.generate(messages, sampling, record.params["thinking"])
         return record
+
+    def ask_again(self, turn: int, question: str, sampling: SamplingParams,
+                  thinking: bool) -> RunRecord:  # fmt: skip
+        """Ask turn ``turn`` (0-based) again: ``question`` follows the turns before it only.
+        Regenerating passes the same question and a seed of None (a fresh one)."""
+        self.conversation.new_record(question, sampling, thinking)  # refuse before rewinding
+        self.conversation.rewind(turn)
+        self.conversation_rewound.emit(turn)
+        return self.ask(question, sampling, thinking)
 
     def stop(self) -> None:
         if self.busy:

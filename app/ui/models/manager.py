@@ -53,6 +53,7 @@ from app.ui.models.download_worker import (
     verify_task,
 )
 from app.ui.models.hub_form import HubFileForm
+from app.ui.models.hub_search import HubSearchPanel
 from app.ui.models.job_panel import JobPanel
 from app.ui.widgets.plain_text import literal_rich_text
 
@@ -181,6 +182,7 @@ class ModelManagerDialog(QDialog):
         actions.addWidget(self.use_button)
 
         self.hub_form = HubFileForm()
+        self.hub_search = HubSearchPanel()
 
         self.folder_label = QLabel("")
         self.folder_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -196,6 +198,7 @@ class ModelManagerDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
+        layout.addWidget(self.hub_search)
         layout.addWidget(self.hub_form)
         layout.addWidget(self.job)
         layout.addLayout(bottom)
@@ -208,6 +211,7 @@ class ModelManagerDialog(QDialog):
         self.remove_button.clicked.connect(self.remove_selected)
         self.use_button.clicked.connect(self.use_selected)
         self.hub_form.requested.connect(self.add_from_hub)
+        self.hub_search.download_requested.connect(self.add_from_hub)
         self.hub_form.refused.connect(lambda problem: self._show_message(problem, True))
         self.job.progress_changed.connect(self._on_progress_changed)
         self.job.job_finished.connect(self._on_job_finished)

@@ -6,12 +6,12 @@ links (a picture would be fetched from wherever the model pointed), the browser 
 to load any resource at all, and a link opens only when clicked, in the system browser,
 and only for http, https and mailto.
 
-Maths between ``$...$``, ``$$...$$``, ``\\(...\\)`` or ``\\[...\\]`` is parsed by a small
-inline rule (before markdown's own backslash escapes eat the ``\\(``) and shown through
-`app.core.latex`. The extracted final answer is highlighted by putting two private-use
-characters around its span in the source text, rendering, then turning them into a
-styled span: the span survives markdown and maths conversion because those only copy
-characters they do not recognise.
+Maths (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``, a bare ``\\boxed{}``) is found
+by the rules in `app.ui.widgets.markdown_rules` and shown through `app.core.latex`. The
+extracted final answer is highlighted by putting two private-use characters around its
+span in the source text, rendering, then turning them into a styled span: the span
+survives markdown and maths conversion because those only copy characters they do not
+recognise.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
-from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from PySide6.QtCore import QUrl, Signal
@@ -31,40 +30,13 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from app.core.latex import latex_to_html
+from app.ui.widgets.markdown_rules import build_markdown
 
 log = logging.getLogger(__name__)
 
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 _MARK_ENCODED = ("%EE%80%80", "%EE%80%81")  # the same characters, percent-encoded in a URL
 OPENABLE_SCHEMES = frozenset({"http", "https", "mailto"})
-# (opener, closer, display): longest openers first so "$$" is not read as "$" twice.
-_MATH_DELIMITERS = (("$$", "$$", True), ("\\[", "\\]", True), ("\\(", "\\)", False),
-                    ("$", "$", False))  # fmt: skip
-
-
-def _math_rule(state: StateInline, silent: bool) -> bool:
-    src, start = state.src, state.pos
-    for opener, closer, display in _MATH_DELIMITERS:
-        if not src.startswith(opener, start):
-            continue
-        begin = start + len(opener)
-        end = src.find(closer, begin)
-        if end < 0 or not src[begin:end].strip():
-            continue
-        if opener == "$" and not _plausible_dollar_math(src, begin, end):
-            continue  # "$5 and $10" is money, not maths
-        if not silent:
-            token = state.push("math_display" if display else "math_inline", "", 0)
-            token.content = src[begin:end]
-        state.pos = end + len(closer)
-        return True
-    return False
-
-
-def _plausible_dollar_math(src: str, begin: int, end: int) -> bool:
-    # Pandoc's rule: no space just inside the dollars, no digit right after the closer.
-    inside_ok = not src[begin].isspace() and not src[end - 1].isspace()
-    return inside_ok and not (end + 1 < len(src) and src[end + 1].isdigit())
 
 
 def _render_math(
@@ -77,6 +49,12 @@ def _render_math(
         after = "<br/>" if idx < len(tokens) - 1 else ""
         return f"{before}{body}{after}"
     return body
+
+
+def _render_math_block(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, _options: OptionsDict, _env: EnvType
+) -> str:
+    return f'<p align="center"><span class="math">{latex_to_html(tokens[idx].content)}</span></p>\n'
 
 
 def _render_image(
@@ -92,8 +70,8 @@ def _render_image(
 
 
 def _build_markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-    md.inline.ruler.before("escape", "math", _math_rule)
+    md = build_markdown()
+    md.add_render_rule("math_block", _render_math_block)
     md.add_render_rule("math_inline", _render_math)
     md.add_render_rule("math_display", _render_math)
     md.add_render_rule("image", _render_image)

@@ -23,6 +23,7 @@ from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView, describe_reasoning
 from app.ui.models.model_name import entry_name
 from app.ui.models.picker import ModelChoice, ModelPicker
+from app.ui.widgets.markdown_stream import StreamUpdate
 
 pytestmark = pytest.mark.gui
 
@@ -85,13 +86,13 @@ def test_answer_view_streams_with_spaced_renders(session: ChatSession, qtbot: Qt
     view = AnswerView(session)
     qtbot.addWidget(view)
     renders: list[float] = []
-    original = view._render
+    original = view.browser.append_markdown
 
-    def counting_render() -> None:
+    def counting_render(delta: str) -> StreamUpdate:
         renders.append(time.monotonic())
-        original()
+        return original(delta)
 
-    view._render = counting_render  # type: ignore[method-assign]
+    view.browser.append_markdown = counting_render  # type: ignore[method-assign]
     session.run_started.emit(record("q", "", ""))
     renders.clear()
     for word in ["The ", "answer ", "is ", "**", "42", "**."] * 20:
