@@ -181,8 +181,9 @@ class ConsensusController(QObject):
             self.view.setVisible(shown)
             return
         index = self.tabs.indexOf(self.view)
+        was_current = self.tabs.currentIndex() == index  # hiding it moves to a neighbour
         self.tabs.setTabVisible(index, shown)
-        if not shown and self.tabs.currentIndex() == index:
+        if not shown and was_current:
             self.tabs.setCurrentIndex(0)
 
     def _bring_forward(self, consensus: bool) -> None:
