@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from app.cli import server
 from app.cli.consensus_output import print_consensus_table
 from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.core.consensus.figure_lines import same_samples_warning
@@ -74,6 +75,7 @@ def add_parser(commands: Any) -> None:
         help="consensus: stop once the leader cannot lose or is settled "
         "(default when given: settled)",
     )
+    server.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -279,6 +281,8 @@ def exit_code_for(result: GenerationResult) -> int:
 
 def run(args: argparse.Namespace) -> int:
     question = read_question(args.question)
+    if args.server or args.api_key_env:
+        return server.run_on_server(args, question)
     check_options(args)
     engine = open_engine(args)
     with engine:

@@ -113,6 +113,9 @@ class ServerSampler:
         self.messages: list[Message] = []
         self._cancel = threading.Event()
         self._request_ids = iter(range(1, 2**62))
+        # The last run's requests as (first sample, samples carried), in the order sent:
+        # the record of the path it took ((0, 8) then (8, 1), ... on the n_cmpl path).
+        self.requests_sent: list[tuple[int, int]] = []
 
     def cancel(self) -> None:
         """Stop now, keeping every finished sample: every connection is cut at once."""
@@ -139,6 +142,7 @@ class ServerSampler:
     ) -> Iterator[BatchEvent]:
         """Sample ``len(seeds)`` answers; ``should_stop`` is asked after each one finishes."""
         self._cancel.clear()
+        self.requests_sent = []
         run = _Run(
             prompt=prompt_tokens, sampling=sampling, seeds=seeds,
             starts_in_trace=starts_in_trace, thinking=thinking,
@@ -290,6 +294,7 @@ class ServerSampler:
             )  # fmt: skip
         request_id = next(self._request_ids)
         run.requests[request_id] = request
+        self.requests_sent.append((first, count))
         request.thread = threading.Thread(
             target=self._read, args=(request_id, path, body, run.updates),
             name=f"quorum-server-sample-{first}", daemon=True,
