@@ -7,7 +7,9 @@ test_llama_server.py.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,7 +27,7 @@ from app.core.inference.sampling import SamplingParams
 from app.core.remote.client import ServerAuthError
 from app.core.remote.config import make_config
 from app.core.remote.engine import ServerEngine
-from app.core.remote.probe import RunPath, ServerKind
+from app.core.remote.probe import RunPath, ServerKind, remembered
 from app.core.remote.runner import ServerConsensusRunner
 from tests.openai_shapes import MODEL, ShapeServer
 
@@ -148,3 +150,21 @@ def test_wrong_key_is_a_clear_error() -> None:
             ServerEngine(make_config(server.url))
         with ServerEngine(make_config(server.url, api_key="right")) as engine:
             assert engine.capabilities.kind is ServerKind.VLLM
+            identity = engine.identity()
+    # What the probe remembers, and what a run records, never holds the key.
+    assert remembered()[server.url]["kind"] == "vllm"
+    assert "right" not in json.dumps(remembered()) and "right" not in json.dumps(identity)
+
+
+def test_cancel_of_a_single_answer_cuts_its_stream_at_once() -> None:
+    with (
+        ShapeServer("vllm", token_delay_s=0.5) as server,
+        ServerEngine(make_config(server.url)) as engine,
+    ):
+        started = time.perf_counter()
+        threading.Timer(0.3, engine.cancel).start()
+        result = final_result(engine.generate(QUESTION, SAMPLING))
+        elapsed = time.perf_counter() - started
+    assert result.finish_reason is FinishReason.CANCELLED and result.error is None
+    assert elapsed < 1.5  # the whole answer would take 5 s
+    assert result.seed == 40
