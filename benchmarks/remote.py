@@ -37,20 +37,27 @@ from app.core.remote.runner import ServerConsensusRunner  # noqa: E402
 QUESTION = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
 
 
-def through_quorum(runner: ServerConsensusRunner, sampling: SamplingParams, n: int) -> float:
+def through_quorum(
+    runner: ServerConsensusRunner, sampling: SamplingParams, n: int
+) -> tuple[float, float]:
+    """Aggregate tok/s, and this process's CPU seconds per 1,000 tokens (its overhead)."""
+    cpu = time.process_time()
     started = time.perf_counter()
     for event in runner.run(ConsensusRequest(QUESTION, sampling, samples=n)):
         if isinstance(event, ConsensusFinished):
             report = event.report
     seconds = time.perf_counter() - started
     assert report.error is None, report.error
-    return report.tokens / seconds
+    return report.tokens / seconds, (time.process_time() - cpu) * 1000 / max(1, report.tokens)
 
 
-def direct(engine: ServerEngine, tokens: list[int], sampling: SamplingParams, n: int) -> float:
+def direct(
+    engine: ServerEngine, tokens: list[int], sampling: SamplingParams, n: int
+) -> tuple[float, float]:
     body = {**completion_body(tokens, sampling, sampling.seed or 0, n), "stream": True}
     headers = {"Authorization": f"Bearer {engine.config.api_key}"} if engine.config.api_key else {}
     produced = 0
+    cpu = time.process_time()
     started = time.perf_counter()
     with httpx2.stream(
         "POST", f"{engine.config.base_url}/completion", json=body, headers=headers, timeout=600
@@ -61,7 +68,8 @@ def direct(engine: ServerEngine, tokens: list[int], sampling: SamplingParams, n:
             payload = event.json()
             if isinstance(payload, dict) and payload.get("stop"):
                 produced += int(payload.get("tokens_predicted") or 0)
-    return produced / (time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return produced / seconds, (time.process_time() - cpu) * 1000 / max(1, produced)
 
 
 def main() -> None:
@@ -94,10 +102,15 @@ def main() -> None:
         tokens, _, _ = runner.prepare(ConsensusRequest(QUESTION, sampling, samples=args.samples))
         quorum_rates, direct_rates = [], []
         for i in range(args.repeat):
-            direct_rates.append(direct(engine, tokens, sampling, args.samples))
-            quorum_rates.append(through_quorum(runner, sampling, args.samples))
-            print(f"run {i + 1}: direct {direct_rates[-1]:7.1f} tok/s   "
-                  f"Quorum {quorum_rates[-1]:7.1f} tok/s")  # fmt: skip
+            rate, direct_cpu = direct(engine, tokens, sampling, args.samples)
+            direct_rates.append(rate)
+            rate, quorum_cpu = through_quorum(runner, sampling, args.samples)
+            quorum_rates.append(rate)
+            print(
+                f"run {i + 1}: direct {direct_rates[-1]:7.1f} tok/s "
+                f"({direct_cpu:.2f} client CPU s / 1k tokens)   Quorum "
+                f"{quorum_rates[-1]:7.1f} tok/s ({quorum_cpu:.2f} CPU s / 1k tokens)"
+            )
         d, q = statistics.median(direct_rates), statistics.median(quorum_rates)
         print(
             f"N={args.samples} x {args.tokens} tokens, median of {args.repeat}: direct n_cmpl "
