@@ -6,7 +6,9 @@ import statistics
 import sys
 
 from app.core.consensus.figure_lines import figure_lines
+from app.core.consensus.record import basis_of
 from app.core.consensus.runner import ConsensusReport
+from app.core.consensus.summary import consensus_json
 
 BAR_WIDTH = 30
 
@@ -31,7 +33,7 @@ def print_consensus_table(report: ConsensusReport) -> None:
         shown = label if len(label) <= width else label[: width - 1] + "…"
         out.write(f"  {shown:<{width}}  {count:>5}  {share:>5.0%}  {_bar(share)}\n")
     out.write("\n")
-    for name, text in figure_lines(stats).rows():
+    for name, text in figure_lines(stats, basis_of(consensus_json(report))).rows():
         out.write(f"{name}: {text}\n")
     if done:
         tokens = statistics.mean(r.completion_tokens for _, r in done)

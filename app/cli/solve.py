@@ -6,7 +6,7 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -15,6 +15,7 @@ from typing import Any
 from app.cli import server
 from app.cli.consensus_output import print_consensus_table
 from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
+from app.cli.recording import CliRecorder
 from app.core.consensus.figure_lines import same_samples_warning
 from app.core.consensus.runner import (
     MAX_SAMPLES,
@@ -26,6 +27,7 @@ from app.core.consensus.runner import (
     ConsensusSample,
     ConsensusStarted,
 )
+from app.core.consensus.stopping import EARLY_STOP_MODES
 from app.core.consensus.summary import consensus_json
 from app.core.inference.backend import LlamaError
 from app.core.inference.engine import (
@@ -60,6 +62,14 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--no-think", action="store_true", help="turn thinking off where supported")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument(
+        "--no-history", action="store_true", help="do not record this run in the history"
+    )
+    p.add_argument(
+        "--no-token-stats",
+        action="store_true",
+        help="with --json: leave out each token's confidence (token_stats)",
+    )
+    p.add_argument(
         "--samples",
         "-n",
         type=int,
@@ -69,11 +79,11 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--early-stop",
         nargs="?",
-        const="settled",
+        const="beta",
         default="off",
-        choices=["off", "cannot_lose", "settled"],
-        help="consensus: stop once the leader cannot lose or is settled "
-        "(default when given: settled)",
+        choices=list(EARLY_STOP_MODES),
+        help="consensus: stop once the leader cannot lose, is settled, or wins the Beta "
+        "rule (default when given: beta, which needs the fewest samples)",
     )
     server.add_arguments(p)
     p.set_defaults(func=run)
@@ -210,8 +220,17 @@ def model_json(engine: Engine) -> dict[str, Any]:
     }
 
 
-def sample_json(index: int, result: GenerationResult) -> dict[str, Any]:
+def token_text(engine: Engine) -> Callable[[int], str]:
+    """A token's text for token_stats (a piece that splits a character shows U+FFFD)."""
+    return lambda token: engine.model.piece(token).decode("utf-8", "replace")
+
+
+def sample_json(
+    index: int, result: GenerationResult, piece: Callable[[int], str] | None = None
+) -> dict[str, Any]:
     extracted = result.extracted
+    stats = result.token_stats
+    extra = {"token_stats": stats.to_json(piece)} if stats is not None and piece else {}
     return {
         "index": index,
         "seed": result.seed,
@@ -225,6 +244,7 @@ def sample_json(index: int, result: GenerationResult) -> dict[str, Any]:
         "time_to_first_token": result.time_to_first_token,
         "finish_reason": result.finish_reason,
         "error": result.error,
+        **extra,
     }
 
 
@@ -288,43 +308,49 @@ def run(args: argparse.Namespace) -> int:
     with engine:
         thinking = not args.no_think
         sampling = sampling_from_args(engine, args, thinking)
+        recorder = CliRecorder(engine, enabled=not args.no_history)
         messages = [{"role": "user", "content": question}]
         if args.samples > 1:
-            return run_consensus(engine, args, messages, sampling, thinking)
+            sampling = sampling.with_seed()  # recorded when the run begins: seeds derive from it
+            request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
+            recorder.pending(question, sampling, thinking, samples=args.samples,
+                             early_stop=args.early_stop)  # fmt: skip
+            return run_consensus(engine, request, recorder, as_json=args.json)
+        recorder.begin(question, sampling, thinking)
         with _CancelOnInterrupt(engine):
-            events = engine.generate(messages, sampling, thinking)
+            with_stats = args.json and not args.no_token_stats
+            generation = engine.generate(messages, sampling, thinking, token_stats=with_stats)
+            events = recorder.watching(generation)
             result = final_event(events) if args.json else stream_to_terminal(events)
+        recorder.finish_single(result)
         if args.json:
             payload = {
                 "model": model_json(engine),
                 "params": params_json(engine, result.sampling, result.thinking),
-                "samples": [sample_json(0, result)],
+                "samples": [sample_json(0, result, token_text(engine))],
             }
             print(json.dumps(payload, ensure_ascii=False, indent=2))
         return exit_code_for(result)
 
 
 def run_consensus(
-    engine: Engine,
-    args: argparse.Namespace,
-    messages: list[dict[str, str]],
-    sampling: SamplingParams,
-    thinking: bool,
+    engine: Engine, request: ConsensusRequest, recorder: CliRecorder, *, as_json: bool
 ) -> int:
+    """Run (or resume) a consensus request, recording it as it goes, and print it."""
     runner = ConsensusRunner(engine)
-    request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
-    progress = sys.stderr.isatty() and not args.json
-    if sampling.deterministic and args.samples > 1:
-        print(f"quorum: warning: {same_samples_warning(args.samples)}", file=sys.stderr)
+    samples = request.samples
+    progress = sys.stderr.isatty() and not as_json
+    if request.sampling.deterministic:
+        print(f"quorum: warning: {same_samples_warning(samples)}", file=sys.stderr)
     report = None
     try:
         with _CancelOnInterrupt(runner):
-            for event in runner.run(request):
+            for event in recorder.watching(runner.run(request)):
                 if isinstance(event, ConsensusStarted):
                     print(f"quorum: {event.plan.describe()}", file=sys.stderr)
                 elif isinstance(event, ConsensusSample) and progress:
                     sys.stderr.write(
-                        f"\r{event.stats.n}/{args.samples} samples finished; "
+                        f"\r{event.stats.n}/{samples} samples finished; "
                         f"leading: {event.stats.majority}   "
                     )
                     sys.stderr.flush()
@@ -338,12 +364,15 @@ def run_consensus(
         sys.stderr.write("\n")
     if report is None:
         raise RuntimeError("consensus ended without a report")
-    if args.json:
-        samples = [{**sample_json(i, r), "group": report.groups.get(i)} for i, r in report.finished]
+    recorder.finish_consensus(report, request.early_stop)
+    if as_json:
+        samples_out = [
+            {**sample_json(i, r), "group": report.groups.get(i)} for i, r in report.finished
+        ]
         payload = {
             "model": model_json(engine),
             "params": params_json(engine, report.sampling, report.thinking),
-            "samples": samples,
+            "samples": samples_out,
             "consensus": consensus_json(report),
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -17,7 +17,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from app.core.consensus.resume import ResumePoint, resume_point
 from app.core.history.database import CorruptHistoryError, HistoryError, quarantine
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
@@ -162,10 +164,15 @@ class Conversation:
         )  # fmt: skip
 
     def begin(self, record: RunRecord) -> None:
-        """Record the run as running; a failed write is reported and the run goes on."""
+        """Record the run as running (a resumed run: running again); a failed write is
+        reported and the run goes on."""
         error = None
         try:
-            self.store.begin_run(record)
+            if record.id is None:
+                self.store.begin_run(record)
+            else:
+                resumed = self.store.resume_run(record.id)
+                record.status, record.error = resumed.status, None
             self.id = record.conversation_id
         except HistoryError as exc:
             log.warning("could not record the run: %s", exc)
@@ -186,6 +193,38 @@ class Conversation:
         if record.status == RunStatus.DONE:
             self._turns.append(replace(record))
         self._tell(RunEnded(record, error))
+
+    def save_sample(self, record: RunRecord, sample: SampleRecord) -> str | None:
+        """Store one finished sample of the run in progress at once, so that a crash
+        loses only the samples in flight; the problem, if it could not be stored."""
+        if record.id is None:  # its begin could not be recorded: finish_run will insert it
+            return None
+        try:
+            self.store.add_sample(record.id, sample)
+        except HistoryError as exc:
+            log.warning("could not record sample %d: %s", sample.index, exc)
+            return str(exc)
+        return None
+
+    def prepare_resume(self, run_id: int) -> ResumePoint:
+        """An interrupted consensus run to take up again, as the next run to ask: the
+        follow-up context is the turns before it, as when it was first asked."""
+        if self.busy:
+            raise ConversationError("Stop the current answer before resuming a run.")
+        try:
+            record = self.store.get_run(run_id)
+            point = resume_point(record)
+        except (HistoryError, ValueError) as exc:
+            raise ConversationError(f"This run cannot be resumed: {exc}") from exc
+        if self.model is None or Path(record.model_path) != Path(self.model.path):
+            raise ConversationError(
+                f"This run was made with {record.model_name} ({record.model_path}): "
+                "open that model to resume it, so the samples come from the same model."
+            )
+        earlier = self.store.conversation(record.conversation_id or -1)
+        self.id = record.conversation_id
+        self._turns = [r for r in earlier if r.status == RunStatus.DONE and r.turn < record.turn]
+        return point
 
     def reset(self) -> None:
         if self.busy:

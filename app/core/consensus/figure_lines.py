@@ -25,6 +25,8 @@ __all__ = [
     "figure_lines",
     "format_bound",
     "format_share",
+    "live_basis",
+    "prefix_basis",
 ]
 
 MIN_ANSWERED_FOR_AGREEMENT = 2
@@ -65,8 +67,25 @@ def format_bound(share: float) -> str:
     return format_share(up)
 
 
-def figure_lines(stats: ConsensusStats) -> FigureLines:
-    """The figures of `stats` in words (a dash for each when no sample is counted yet)."""
+def live_basis(finished: int, total: int) -> str:
+    """Which samples the figures count while a run goes (or after it was cut short)."""
+    if finished >= total:
+        return ""
+    return f"counted: the {finished} of {total} finished so far (short answers finish first)"
+
+
+def prefix_basis(decided_on: int, finished: int) -> str:
+    """Which samples an early-stopped run's figures count: the stop rule's prefix."""
+    text = f"counted: samples 1–{decided_on}, the complete prefix the stop rule decided on"
+    extra = finished - decided_on
+    if extra > 0:
+        text += f"; {extra} more finished and are shown, not counted"
+    return text
+
+
+def figure_lines(stats: ConsensusStats, basis: str = "") -> FigureLines:
+    """The figures of `stats` in words (a dash for each when no sample is counted yet);
+    `basis` (live_basis, prefix_basis) says which samples they count, when not all."""
     n = stats.n
     if n == 0:
         return FigureLines("—", "—", "—", "—", "—")
@@ -81,7 +100,8 @@ def figure_lines(stats: ConsensusStats) -> FigureLines:
             f"{stats.entropy_bits:.2f} bits (plug-in; Miller–Madow "
             f"{stats.entropy_bits_mm:.2f} bits) over {n} samples"
         ),
-        answered=f"{answered} of {n} answered ({stats.no_answer} gave no answer)",
+        answered=f"{answered} of {n} answered ({stats.no_answer} gave no answer)"
+        + (f"; {basis}" if basis else ""),
         distinct=f"{stats.distinct} among {answered} answered",
     )
 

@@ -72,6 +72,7 @@ class ConsensusSoFar:
     def add(self, event: ConsensusEvent) -> None:
         if isinstance(event, ConsensusStarted):
             self.plan, self.seeds = event.plan, list(event.seeds)
+
         elif isinstance(event, ConsensusSample):
             self.results[event.index] = event.result
             self.groups[event.index] = event.group

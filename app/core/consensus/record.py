@@ -9,10 +9,12 @@ run reopened from history shows and exports exactly what the live run did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.answers.grouping import NO_ANSWER, AnswerGrouper
+from app.core.consensus.figure_lines import live_basis, prefix_basis
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.report import (
     FORMAT,
@@ -24,7 +26,7 @@ from app.core.consensus.report import (
     stats_from_dict,
 )
 from app.core.consensus.runner import ConsensusReport
-from app.core.consensus.stats import ConsensusStats
+from app.core.consensus.stats import ConsensusStats, compute_stats
 from app.core.consensus.summary import consensus_json
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.inference.sampling import SamplingParams
@@ -142,6 +144,7 @@ class ConsensusSnapshot:
     plan: ConsensusPlan | None  # None for a history record saved without the full report
     outcome: str  # one sentence on how the run ended
     data: dict[str, Any] | None  # the report data, when known (what an export writes)
+    basis: str = ""  # which samples the figures count, when not all of them
 
 
 def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> ConsensusSnapshot:
@@ -149,22 +152,23 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
     (readable) for a single run or damaged data, TypeError for anything else."""
     if isinstance(source, ConsensusReport):
         samples = [sample_record(i, r, source.groups.get(i)) for i, r in source.finished]
-        outcome = outcome_text(consensus_json(source), run_status(source), source.error)
-        return ConsensusSnapshot(
-            source.stats, samples, len(source.samples), source.plan, outcome, None
-        )
+        summary = consensus_json(source)
+        outcome = outcome_text(summary, run_status(source), source.error)
+        return ConsensusSnapshot(source.stats, samples, len(source.samples), source.plan,
+                                 outcome, None, basis_of(summary))  # fmt: skip
     if isinstance(source, RunRecord):
         if has_consensus_report(source):
             return snapshot_of(record_to_report_data(source))
         if not source.consensus:
-            raise ValueError("this run is not a consensus run")
+            if not isinstance(source.params.get("samples"), int):
+                raise ValueError("this run is not a consensus run")
+            return _unfinished_snapshot(source)
         # Saved with the consensus figures only: show the figures and samples it has.
         saved = source.consensus
         outcome = outcome_text(saved, source.status, source.error)
         total = int(saved.get("requested", len(source.samples)))
-        return ConsensusSnapshot(
-            stats_from_dict(saved), list(source.samples), total, None, outcome, None
-        )
+        return ConsensusSnapshot(stats_from_dict(saved), list(source.samples), total, None,
+                                 outcome, None, basis_of(saved))  # fmt: skip
     if isinstance(source, dict):
         try:
             consensus = source["consensus"]
@@ -175,6 +179,7 @@ def snapshot_of(source: ConsensusReport | RunRecord | dict[str, Any]) -> Consens
                 plan=plan_from_dict(source["plan"]),
                 outcome=outcome_text(consensus, source["status"], source.get("error")),
                 data=source,
+                basis=basis_of(consensus),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"this is not a complete consensus report ({exc!r})") from exc
@@ -212,7 +217,49 @@ def outcome_text(consensus: dict[str, Any], status: str, error: str | None) -> s
         return f"{text}: {reason}" if reason else f"{text}."
     seconds, tokens = consensus.get("seconds"), consensus.get("tokens")
     timing = f" in {seconds:.1f} s, {tokens:,} tokens" if seconds is not None and tokens else ""
+    resumed = consensus.get("resumed_samples") or 0
+    if resumed:
+        timing += f" (resumed: {resumed} kept from the interrupted run, the rest run now)"
     return f"Finished: {n} of {requested} samples{timing}."
+
+
+def _unfinished_snapshot(record: RunRecord) -> ConsensusSnapshot:
+    """A consensus run that never reached its end (the process died, or it still runs in
+    another Quorum): its figures, afresh, over the samples it saved as they finished."""
+    grouper = AnswerGrouper()
+    samples = sorted(record.samples, key=lambda s: s.index)
+    labels = {}
+    for sample in samples:
+        group = grouper.add(sample.index, sample.extracted)
+        labels[sample.index] = NO_ANSWER if group.is_no_answer else group.label
+    params = record.params
+    temperature = params.get("temperature")
+    greedy = (isinstance(temperature, int | float) and temperature <= 0.0) or params.get(
+        "top_k"
+    ) == 1
+    stats = compute_stats(grouper.groups, deterministic=greedy)
+    total = int(params["samples"])
+    done = len(samples)
+    if record.status == RunStatus.RUNNING:
+        outcome = f"Still running in another Quorum: {done} of {total} samples saved so far."
+    else:
+        outcome = (
+            f"Interrupted: {done} of {total} samples were saved before Quorum stopped. "
+            "Samples finish shortest first, so these figures lean towards short answers; "
+            f"Resume runs the other {total - done} with the seeds they had from the start."
+        )
+    shown = [replace(s, group=labels[s.index]) for s in samples]
+    return ConsensusSnapshot(stats, shown, total, None, outcome, None, live_basis(done, total))
+
+
+def basis_of(consensus: dict[str, Any]) -> str:
+    """Which samples a finished run's figures count (from its consensus_json figures)."""
+    n, requested = int(consensus.get("n", 0)), int(consensus.get("requested", 0))
+    decided_on = consensus.get("decided_on")
+    if consensus.get("stopped_early") and isinstance(decided_on, int):
+        finished = requested - int(consensus.get("samples_saved", 0))  # saved: never finished
+        return prefix_basis(decided_on, max(finished, n))
+    return live_basis(n, requested)
 
 
 def _check_format(data: dict[str, Any]) -> None:

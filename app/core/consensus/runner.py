@@ -8,7 +8,7 @@ GUI wraps it in its worker thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,9 +20,11 @@ from app.core.consensus.batch import (
     SampleFinished,
 )
 from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
+from app.core.consensus.resume import result_of
 from app.core.consensus.sampler import ConsensusSampler
-from app.core.consensus.stats import ConsensusStats, StopMode, compute_stats
-from app.core.consensus.stopping import PrefixStopper, complete_prefix
+from app.core.consensus.stats import ConsensusStats, compute_stats
+from app.core.consensus.stopping import EarlyStopChoice, PrefixStopper, complete_prefix
+from app.core.history.records import SampleRecord
 from app.core.inference.engine import Engine, GenerationResult, Message
 from app.core.inference.reasoning import template_opens_trace
 from app.core.inference.sampling import SamplingParams
@@ -44,12 +46,15 @@ class ConsensusRequest:
     thinking: bool | None = None
     # Every rule decides on the complete prefix by index; "beta" and "window" are the
     # core's only (Adaptive-Consistency, ESC; see app.core.consensus.stopping).
-    early_stop: StopMode | Literal["beta", "window"] = "off"
+    early_stop: EarlyStopChoice | Literal["window"] = "off"
     budget_bytes: int | None = None  # KV memory budget; None: a share of physical memory
     # Split KV streams: each sample attends over its own cells only. A unified cache
     # makes every token attend over all samples' cells (masked), which grows with N x
     # trace length; measured on 2 cores, split was as fast at N=8..32 on short answers.
     kv_unified: bool = False
+    # Resuming an interrupted run: its saved samples by index. Only the other indices
+    # are decoded, each with the seed it had from the start (app.core.consensus.resume).
+    kept: Mapping[int, SampleRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class ConsensusSample:
     result: GenerationResult
     group: str
     stats: ConsensusStats
+    kept: bool = False  # saved by the interrupted run this one resumes, not decoded now
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class ConsensusReport:
     # Stopped early: samples never started x the run's mean wall seconds per finished
     # sample. An estimate from the run's own throughput, not a measurement.
     seconds_saved_estimate: float | None = None
+    resumed: int = 0  # samples kept from the interrupted run this one resumed
 
     @property
     def saved(self) -> int:
@@ -182,55 +189,100 @@ class ConsensusRunner:
         seeds = self._sampler.sample_seeds(sampling.seed or 0, request.samples)
         thinking = request.thinking if self.engine.supports_thinking else None
         yield ConsensusStarted(plan, seeds, len(tokens))
-        tally = _Tally()
-        stopper = PrefixStopper(request.early_stop, request.samples)
-
-        def prefix() -> list[int]:
-            done = [i in tally.labels for i in range(request.samples)]
-            return list(range(complete_prefix(done)))
-
-        def should_stop() -> bool:
-            return stopper.should_stop([tally.labels[i] for i in prefix()])
-
+        run = _Run(request, sampling, thinking, seeds, plan, started)
+        for index, sample in sorted(request.kept.items()):
+            if 0 <= index < request.samples:
+                result = result_of(sample, sampling, thinking, len(tokens))
+                label = run.keep(index, result)
+                stats = compute_stats(
+                    run.tally.grouper.groups, deterministic=sampling.deterministic
+                )
+                yield ConsensusSample(index, result, label, stats, kept=True)
+        missing = [i for i, r in enumerate(run.results) if r is None]
+        if not missing:  # every sample was saved; only the run's end was lost
+            yield run.finished(BatchFinished([], stopped_early=False, cancelled=False,
+                                             seconds=0.0, tokens=0))  # fmt: skip
+            return
         for event in self._sampler.run(
             tokens,
             sampling,
-            seeds,
+            [seeds[i] for i in missing],  # the batch knows samples by position in this list
             plan,
             starts_in_trace=opens_trace,
             thinking=thinking,
-            should_stop=should_stop,
-            max_in_flight=in_flight_limit(request.samples, plan.parallel, request.early_stop),
+            should_stop=run.should_stop,
+            max_in_flight=in_flight_limit(len(missing), plan.parallel, request.early_stop),
         ):
             if isinstance(event, SampleFinished):
-                label = tally.add(event.index, event.result)
-                stats = compute_stats(tally.grouper.groups, deterministic=sampling.deterministic)
-                yield ConsensusSample(event.index, event.result, label, stats)
-            elif isinstance(event, BatchStep):
-                yield ConsensusProgress(event.active, event.finished, event.total, event.tokens)
-            elif isinstance(event, BatchFinished):
-                decided = prefix() if event.stopped_early else sorted(tally.labels)
-                yield ConsensusFinished(
-                    ConsensusReport(
-                        samples=event.results,
-                        groups=dict(tally.labels),
-                        stats=_stats_of(event.results, decided, sampling.deterministic),
-                        seeds=seeds,
-                        plan=plan,
-                        sampling=sampling,
-                        thinking=thinking,
-                        stopped_early=event.stopped_early,
-                        early_stop_reason=stopper.reason if event.stopped_early else None,
-                        cancelled=event.cancelled,
-                        seconds=time.perf_counter() - started,
-                        tokens=event.tokens,
-                        error=event.error,
-                        decided_on=len(decided) if event.stopped_early else None,
-                        seconds_saved_estimate=(
-                            _seconds_saved(event) if event.stopped_early else None
-                        ),
-                    )
+                index = missing[event.index]
+                label = run.add(index, event.result)
+                stats = compute_stats(
+                    run.tally.grouper.groups, deterministic=sampling.deterministic
                 )
+                yield ConsensusSample(index, event.result, label, stats)
+            elif isinstance(event, BatchStep):
+                done = event.finished + run.resumed
+                yield ConsensusProgress(event.active, done, request.samples, event.tokens)
+            elif isinstance(event, BatchFinished):
+                yield run.finished(event)
+
+
+@dataclass
+class _Run:
+    """One run in progress: every sample's result by index, kept ones included."""
+
+    request: ConsensusRequest
+    sampling: SamplingParams
+    thinking: bool | None
+    seeds: list[int]
+    plan: ConsensusPlan
+    started: float
+    tally: _Tally = field(default_factory=_Tally)
+    results: list[GenerationResult | None] = field(default_factory=list)
+    resumed: int = 0
+
+    def __post_init__(self) -> None:
+        self.results = [None] * self.request.samples
+        self.stopper = PrefixStopper(self.request.early_stop, self.request.samples)
+
+    def keep(self, index: int, result: GenerationResult) -> str:
+        """A sample saved by the interrupted run this one resumes."""
+        self.resumed += 1
+        return self.add(index, result)
+
+    def add(self, index: int, result: GenerationResult) -> str:
+        self.results[index] = result
+        return self.tally.add(index, result)
+
+    def prefix(self) -> list[int]:
+        done = [i in self.tally.labels for i in range(self.request.samples)]
+        return list(range(complete_prefix(done)))
+
+    def should_stop(self) -> bool:
+        return self.stopper.should_stop([self.tally.labels[i] for i in self.prefix()])
+
+    def finished(self, event: BatchFinished) -> ConsensusFinished:
+        decided = self.prefix() if event.stopped_early else sorted(self.tally.labels)
+        return ConsensusFinished(
+            ConsensusReport(
+                samples=self.results,
+                groups=dict(self.tally.labels),
+                stats=_stats_of(self.results, decided, self.sampling.deterministic),
+                seeds=self.seeds,
+                plan=self.plan,
+                sampling=self.sampling,
+                thinking=self.thinking,
+                stopped_early=event.stopped_early,
+                early_stop_reason=self.stopper.reason if event.stopped_early else None,
+                cancelled=event.cancelled,
+                seconds=time.perf_counter() - self.started,
+                tokens=event.tokens,
+                error=event.error,
+                decided_on=len(decided) if event.stopped_early else None,
+                seconds_saved_estimate=_seconds_saved(event) if event.stopped_early else None,
+                resumed=self.resumed,
+            )
+        )
 
 
 def in_flight_limit(samples: int, parallel: int, early_stop: str) -> int | None:

@@ -68,17 +68,37 @@ then 100% and entropy 0 bits whatever the model "believes"; Quorum says so befor
 (the window offers to use one sample instead) and next to the figures. Use the model's
 recommended sampling settings to measure consistency.
 
-**Stopping early.** A long run can end before all N samples are done:
+**Stopping early.** A long run can end before all N samples are done. Samples are decoded
+together, so the first to finish are the *short* ones, and short answers are often different
+answers: a rule that read whichever samples finished first would be reading a biased sample.
+So every rule decides only on the *complete prefix by index*: samples 1..k, all finished. With
+early stop on, samples start in index order, a quarter of N at a time, so stopping skips
+samples that never started and saves their time. Samples past the prefix that finished are
+kept and shown, and the figures say which samples they cover.
 
+- *Beta rule* (Adaptive-Consistency, Aggarwal et al. 2023; recommended): with v1 and v2 the
+  counts of the leader and the runner-up among samples 1..k, stop when the probability that
+  the leader beats the runner-up, P(p > ½) for p ~ Beta(v1 + 1, v2 + 1), exceeds 95%.
 - *Leader cannot lose*: stop when the leading answer is ahead of the runner-up by more than
   the number of samples still to come. Then even if every remaining sample went to the
   runner-up, the majority would not change. (If they could at best tie, the run goes on.)
 - *Leader settled* (includes the rule above): after at least 8 samples, stop when the lower
   end of the leading answer's Wilson 95% interval is above the upper end of the runner-up's
   interval (a runner-up that does not exist counts as 0 samples). A unanimous run settles
-  after 8 samples. This is a rule of thumb, not an exact statistical test: the run is checked
-  after every sample, which lets chance end it somewhat more often than "95%" suggests.
+  after 8 samples. A rule of thumb, checked after every sample.
 - *Off*: all N samples always run.
+
+How often a rule's majority differs from the full run's, and how many of 64 samples it used
+(benchmarks/early_stop.py: 300 simulated runs per cell, answers correlated with length,
+leader's true share 0.6 / 0.8 / 0.95):
+
+| rule | decides on | 0.6 | 0.8 | 0.95 |
+|---|---|---|---|---|
+| Beta | samples 1..k | 0.3%, 17 used | 0.3%, 7.6 used | 0%, 4.5 used |
+| Leader settled | samples 1..k | 0%, 24 used | 0%, 11 used | 0%, 8.1 used |
+| Beta | first finished | 64%, 25 used | 33%, 20 used | 1.3%, 10 used |
+
+The last row is why Quorum never decides on the first samples to finish.
 
 Counts for the early-stop rules include every group, the no-answer bucket too.
 """

@@ -1,15 +1,18 @@
 """Run history: every question, its parameters, traces, answers and timings, in SQLite.
 
 A run is recorded as 'running' when generation starts (begin_run) and completed in one
-transaction when it ends (finish_run), so a crash or power cut loses at most the run in
-progress: it stays 'running' in the file and the next HistoryStore to open the file
-marks it 'interrupted'. Durability settings and the file format live in history_db.
+transaction when it ends (finish_run). A consensus run also writes each sample the moment
+it finishes (add_sample, its own transaction), so a crash or kill -9 loses only the
+samples in flight: the run stays 'running' in the file with the samples it had, and the
+next HistoryStore to open the file marks it 'interrupted'; resume_run takes it up again.
+Durability settings and the file format live in history_db.
 
 Threads: one connection per HistoryStore, guarded by a lock, so the GUI thread and a
 worker may both call any method; every call is short. Another process (the CLI beside
 the GUI) has its own connection and SQLite's busy timeout serialises the writers.
-Opening a store marks *every* 'running' row interrupted, another live process's too;
-that process's finish_run still records the real outcome.
+A run being made by another live process (the CLI beside the window) is told apart from
+a dead one by a file lock its process holds (app.core.history.live_runs): opening a store
+marks only the runs whose process is gone.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from app.core.history.database import (
     transaction,
     translate_errors,
 )
+from app.core.history.live_runs import LiveRuns
 from app.core.history.records import (
     FINAL_STATUSES,
     RunRecord,
@@ -56,6 +60,7 @@ _SAMPLE_COLUMNS = (
     "run_id, idx, seed, trace, answer, extracted, extracted_rule, tokens, seconds,"
     " finish_reason, grp"
 )
+_SAMPLE_SLOTS = ",".join("?" * len(_SAMPLE_COLUMNS.split(",")))
 _SUMMARY_COLUMNS = (
     "id, conversation_id, turn, created_at, question, model_name, status, n_samples, answer_snippet"
 )
@@ -75,15 +80,20 @@ class HistoryStore:
         self.path = Path(path) if path is not None else default_path()
         self._lock = threading.RLock()
         self._fts = False
+        self._live = LiveRuns(self.path)
         self._conn: sqlite3.Connection | None = open_database(self.path)
         try:
             self._conn.create_function("casefold", 1, _casefold, deterministic=True)
             with self._tx(write=True) as conn:
                 self._fts = has_fts5_trigram(conn)  # else search scans with casefold()
                 sync_search_index(conn, self._fts)
-                conn.execute(
-                    "UPDATE runs SET status = ?, error = COALESCE(error, ?) WHERE status = ?",
-                    (RunStatus.INTERRUPTED, INTERRUPTED_MESSAGE, RunStatus.RUNNING),
+                running = conn.execute("SELECT id FROM runs WHERE status = ?", (RunStatus.RUNNING,))
+                dead = [
+                    (r[0],) for r in running.fetchall() if not self._live.is_live_elsewhere(r[0])
+                ]
+                conn.executemany(
+                    "UPDATE runs SET status = ?, error = COALESCE(error, ?) WHERE id = ?",
+                    [(RunStatus.INTERRUPTED, INTERRUPTED_MESSAGE, run_id) for (run_id,) in dead],
                 )
         except BaseException:
             self.close()
@@ -98,9 +108,45 @@ class HistoryStore:
         params = dump_json(run.params, "params")
         with self._tx(write=True) as conn:
             run_id, conversation_id, turn = self._insert_run(conn, run, params)
+            self._live.hold(run_id)  # before the commit: no other store may call it dead
         run.id, run.conversation_id, run.turn = run_id, conversation_id, turn
         run.status = RunStatus.RUNNING
         return run_id
+
+    def add_sample(self, run_id: int, sample: SampleRecord) -> None:
+        """Store one finished sample of a running run now, in its own transaction."""
+        check_samples([sample])
+        with self._tx(write=True, durable=False) as conn:
+            exists = conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if exists is None:
+                raise RunNotFoundError(self.path, f"run {run_id} no longer exists")
+            conn.execute(
+                f"INSERT OR REPLACE INTO samples ({_SAMPLE_COLUMNS}) VALUES ({_SAMPLE_SLOTS})",
+                (run_id, sample.index, sample.seed, sample.trace, sample.answer, sample.extracted,
+                 sample.extracted_rule, sample.tokens, sample.seconds, sample.finish_reason,
+                 sample.group),
+            )  # fmt: skip
+            conn.execute(
+                "UPDATE runs SET n_samples = (SELECT count(*) FROM samples WHERE run_id = ?)"
+                " WHERE id = ?",
+                (run_id, run_id),
+            )
+
+    def resume_run(self, run_id: int) -> RunRecord:
+        """Take an interrupted run up again: 'running' once more, with the samples it has.
+        Raises HistoryError if another process is still making it."""
+        if self._live.is_live_elsewhere(run_id):
+            raise HistoryError(self.path, f"run {run_id} is still going in another Quorum")
+        with self._tx(write=True) as conn:
+            found = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if found is None:
+                raise RunNotFoundError(self.path, f"no run {run_id}")
+            if not self._live.hold(run_id):
+                raise HistoryError(self.path, f"run {run_id} is still going in another Quorum")
+            conn.execute(
+                "UPDATE runs SET status = ?, error = NULL WHERE id = ?", (RunStatus.RUNNING, run_id)
+            )
+        return self.get_run(run_id)
 
     def finish_run(self, run: RunRecord) -> None:
         """Store the outcome and every sample in one transaction (status done, cancelled
@@ -127,11 +173,12 @@ class HistoryStore:
                 raise RunNotFoundError(self.path, f"run {run.id} no longer exists")
             conn.execute("DELETE FROM samples WHERE run_id = ?", (run_id,))
             conn.executemany(
-                f"INSERT INTO samples ({_SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO samples ({_SAMPLE_COLUMNS}) VALUES ({_SAMPLE_SLOTS})",
                 [(run_id, s.index, s.seed, s.trace, s.answer, s.extracted, s.extracted_rule,
                   s.tokens, s.seconds, s.finish_reason, s.group) for s in run.samples],
             )  # fmt: skip
             index_run(conn, self._fts, run_id, run.question, [s.answer for s in run.samples])
+        self._live.release(run_id)
         run.id, run.conversation_id, run.turn = run_id, conversation_id, turn
 
     def get_run(self, run_id: int) -> RunRecord:
@@ -207,6 +254,7 @@ class HistoryStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            self._live.release_all()  # its runs, if unfinished, are now interrupted
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -215,12 +263,24 @@ class HistoryStore:
         self.close()
 
     @contextmanager
-    def _tx(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+    def _tx(self, write: bool = False, durable: bool = True) -> Iterator[sqlite3.Connection]:
         with self._lock, translate_errors(self.path):
             if self._conn is None:
                 raise HistoryError(self.path, "the history is closed")
-            with transaction(self._conn, write) as conn:
-                yield conn
+            if durable:
+                with transaction(self._conn, write) as conn:
+                    yield conn
+                return
+            # A sample commits without an fsync (synchronous=NORMAL): in WAL mode that
+            # still survives a crash or kill -9 of the process, and only a power cut may
+            # roll it back. 512 short samples would otherwise cost 512 fsyncs; the run's
+            # begin and finish stay fully durable.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with transaction(self._conn, write) as conn:
+                    yield conn
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
 
     def _insert_run(
         self, conn: sqlite3.Connection, run: RunRecord, params: str

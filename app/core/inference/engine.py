@@ -34,6 +34,7 @@ from app.core.inference.chat_template import render_chat, supports_thinking_togg
 from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
 from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
+from app.core.inference.token_stats import TokenStats, logits_view, row_stats
 from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
 
 
@@ -92,6 +93,7 @@ class GenerationResult:
     sampling: SamplingParams
     thinking: bool | None
     error: str | None = None
+    token_stats: TokenStats | None = None  # asked for with generate(token_stats=True)
 
     @property
     def seed(self) -> int:
@@ -122,6 +124,7 @@ class _Run:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     first_token_at: float | None = None
+    token_stats: TokenStats | None = None
 
     def result(
         self, splitter: ReasoningSplitter, reason: FinishReason, error: str | None = None
@@ -140,6 +143,7 @@ class _Run:
             sampling=self.sampling,
             thinking=self.thinking,
             error=error,
+            token_stats=self.token_stats,
         )
 
 
@@ -230,11 +234,17 @@ class Engine:
         messages: Sequence[Message],
         sampling: SamplingParams | None = None,
         thinking: bool | None = None,
+        *,
+        token_stats: bool = False,
     ) -> Iterator[EngineEvent]:
-        """Stream one answer. Always ends with exactly one ``Finished`` event."""
+        """Stream one answer. Always ends with exactly one ``Finished`` event.
+
+        token_stats: also record each token's confidence (app.core.inference.token_stats)
+        from the logits already computed; off, the loop does no extra work at all."""
         self._cancel.clear()
         params = (sampling or self.default_sampling(thinking)).with_seed().validated()
         run = _Run(params, thinking if self.supports_thinking else None)
+        run.token_stats = TokenStats() if token_stats else None
         prompt = self.render_prompt(messages, thinking)
         splitter = ReasoningSplitter(starts_in_trace=template_opens_trace(prompt))
         tokens = self.model.tokenize(prompt)
@@ -279,7 +289,9 @@ class Engine:
     def _sample_loop(
         self, run: _Run, splitter: ReasoningSplitter, n_past: int
     ) -> Iterator[EngineEvent]:
-        chain = SamplerChain(run.sampling, seed_of(run.sampling), self._n_vocab())
+        n_vocab = self._n_vocab()
+        chain = SamplerChain(run.sampling, seed_of(run.sampling), n_vocab)
+        stats = run.token_stats
         decoder = utf8_decoder()
         one = (llama.llama_token * 1)()
         batch = llama.llama_batch_get_one(one, 1)
@@ -295,7 +307,12 @@ class Engine:
                 run.completion_tokens += 1
                 if run.first_token_at is None:
                     run.first_token_at = time.perf_counter()
-                for channel, text in splitter.feed(decoder.decode(self.model.piece(token))):
+                pieces = splitter.feed(decoder.decode(self.model.piece(token)))
+                if stats is not None:  # read before the next decode reuses the buffer
+                    logits = logits_view(llama.llama_get_logits_ith(self._ctx, -1), 1, n_vocab)
+                    channel_now = pieces[-1][0] if pieces else splitter.channel
+                    stats.add(token, channel_now.value, row_stats(logits[0], token, run.sampling))
+                for channel, text in pieces:
                     yield TextChunk(channel, text, run.completion_tokens)
                 if run.completion_tokens >= run.sampling.max_tokens:
                     reason = FinishReason.LENGTH

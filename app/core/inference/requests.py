@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.inference.cpu_probe import ProbeVerdict
-from app.core.inference.engine import FinishReason, GenerationResult, Message
+from app.core.inference.engine import Engine, FinishReason, GenerationResult, Message
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.models.gguf import GGUFInfo
 
@@ -26,6 +26,20 @@ class ModelDescription:
     defaults_thinking: SamplingParams
     defaults_plain: SamplingParams
     llama_config: ProbeVerdict  # how llama.cpp runs on this CPU, and why
+
+    @classmethod
+    def of(cls, engine: Engine) -> ModelDescription:
+        """Describe a loaded engine (read on the thread that owns it)."""
+        return cls(
+            path=Path(engine.path),
+            info=engine.info,
+            supports_thinking=engine.supports_thinking,
+            n_ctx=engine.n_ctx,
+            runtime=engine.runtime,
+            defaults_thinking=engine.default_sampling(True),
+            defaults_plain=engine.default_sampling(False),
+            llama_config=engine.llama_config,
+        )
 
     @property
     def display_name(self) -> str:

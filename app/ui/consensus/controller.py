@@ -11,12 +11,14 @@ So no slot here writes over what a pane's own slot wrote, whichever runs first.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QBoxLayout, QLabel
 
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.record import is_consensus_run
-from app.core.history.records import RunRecord, SampleRecord
+from app.core.conversation import ConversationError
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.ui.consensus.options import ConsensusOptions
+from app.ui.consensus.resume_bar import ResumeBar
 from app.ui.consensus.session import ConsensusSession
 from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
@@ -56,6 +58,12 @@ class ConsensusController(QObject):
         # The window's own panes show the chosen sample, so the panel's copy would only
         # take their room.
         view.detail.hide()
+        # Above the panel's figures: the offer belongs to the run they describe.
+        self.resume_bar = ResumeBar(view)
+        view_layout = view.layout()
+        if isinstance(view_layout, QBoxLayout):
+            view_layout.insertWidget(0, self.resume_bar)
+        self.resume_bar.resume_requested.connect(self._on_resume_requested)
         self._update_panel()
 
     def show_sample(self, sample: SampleRecord) -> None:
@@ -65,6 +73,7 @@ class ConsensusController(QObject):
 
     # -- slots ---------------------------------------------------------------------------------
     def _on_requested(self) -> None:
+        self.resume_bar.withdraw()
         self._showing_consensus = True
         self.view.clear()
         self._update_panel()
@@ -98,14 +107,33 @@ class ConsensusController(QObject):
         if self._showing_consensus:
             try:
                 self.view.load_report(record)
+                self._offer_resume(record)
             except ValueError as exc:
                 self.view.clear()
                 self.banner.show_message(f"This consensus run cannot be shown: {exc}")
         else:
+            self.resume_bar.withdraw()
             self.view.clear()
         self._update_panel()
 
+    def _offer_resume(self, record: RunRecord) -> None:
+        total = record.params.get("samples")
+        resumable = record.status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED)
+        if record.id is not None and isinstance(total, int) and resumable:
+            saved = len({s.index for s in record.samples})
+            if saved < total:
+                self.resume_bar.offer(record.id, saved, total)
+                return
+        self.resume_bar.withdraw()
+
+    def _on_resume_requested(self, run_id: int) -> None:
+        try:
+            self.consensus.resume(run_id)
+        except ConversationError as exc:
+            self.banner.show_message(str(exc))
+
     def _on_conversation_reset(self) -> None:
+        self.resume_bar.withdraw()
         self._showing_consensus = False
         self.view.clear()
         self._update_panel()

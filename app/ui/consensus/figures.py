@@ -89,8 +89,10 @@ class ConsensusFigures(QWidget):
             layout.addWidget(label)
         self.clear()
 
-    def show_stats(self, stats: ConsensusStats) -> None:
-        for label, (_, text) in zip(self._values, figure_lines(stats).rows(), strict=True):
+    def show_stats(self, stats: ConsensusStats, basis: str = "") -> None:
+        """The figures; basis says which samples they count when not all (figure_lines)."""
+        rows = figure_lines(stats, basis).rows()
+        for label, (_, text) in zip(self._values, rows, strict=True):
             label.setText(text)
         self.note_label.setText(stats.note or "")
         self.note_label.setVisible(bool(stats.note))

@@ -17,6 +17,9 @@ EARLY_STOP_CHOICES = (
     ("settled", "Early stop: lead settled",
      "Early stop: also once the leader's 95% interval is clear of the runner-up's "
      "(after 8 samples or more)"),
+    ("beta", "Early stop: Beta rule (fewest samples)",
+     "Early stop: once the leader beats the runner-up with 95% posterior probability "
+     "(Adaptive-Consistency), decided on samples 1..k in order"),
 )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ follow-up turns treat it like any other run. Its record is built from the report
 from __future__ import annotations
 
 import logging
-from typing import Any, cast, get_args
+from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
@@ -20,8 +20,14 @@ from app.core.consensus.job import ConsensusJob
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.record import consensus_to_record
 from app.core.consensus.report import run_status, sample_record
-from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES, ConsensusReport, ConsensusRequest
-from app.core.consensus.stats import StopMode
+from app.core.consensus.runner import (
+    MAX_SAMPLES,
+    MIN_SAMPLES,
+    ConsensusReport,
+    ConsensusRequest,
+    ConsensusSample,
+)
+from app.core.consensus.stopping import EARLY_STOP_MODES, EarlyStopChoice
 from app.core.consensus.summary import consensus_json
 from app.core.conversation import Conversation, ConversationError
 from app.core.history.records import RunRecord, RunStatus
@@ -64,7 +70,7 @@ class ConsensusSession(QObject):
         worker.consensus_planned.connect(self._on_planned)
         worker.consensus_refused.connect(self._on_refused)
         worker.consensus_started.connect(self.started)
-        worker.consensus_sampled.connect(self.sampled)
+        worker.consensus_sampled.connect(self._on_sampled)
         worker.consensus_progressed.connect(self.progressed)
         worker.consensus_finished.connect(self._on_finished)
 
@@ -84,7 +90,7 @@ class ConsensusSession(QObject):
         refused says why it cannot start. Raises ConversationError."""
         if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
             raise ConversationError(f"Consensus takes {MIN_SAMPLES} to {MAX_SAMPLES} samples.")
-        if early_stop not in get_args(StopMode):
+        if early_stop not in EARLY_STOP_MODES:
             raise ConversationError(f"Unknown early-stop choice {early_stop!r}.")
         sampling = sampling.with_seed()  # recorded now: every sample's seed derives from it
         self.sampling = sampling
@@ -93,7 +99,24 @@ class ConsensusSession(QObject):
         messages = self.conversation.messages_for(record.question)
         thinking_flag = record.params.get("thinking")
         request = ConsensusRequest(list(messages), sampling, samples, thinking_flag,
-                                   cast(StopMode, early_stop))  # fmt: skip
+                                   cast(EarlyStopChoice, early_stop))  # fmt: skip
+        job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
+        self.conversation.pending = record
+        self.requested.emit()
+        self.inference.generate_consensus(job)
+        return record
+
+    def resume(self, run_id: int) -> RunRecord:
+        """Take up an interrupted consensus run from the history: the same seeds, only the
+        samples it lacks; its saved samples are reported first (sampled, kept=True).
+        Raises ConversationError (wrong model, a finished run, a run still going)."""
+        point = self.conversation.prepare_resume(run_id)
+        record = point.run
+        self.sampling = point.sampling
+        messages = self.conversation.messages_for(record.question)
+        request = ConsensusRequest(list(messages), point.sampling, point.samples,
+                                   point.thinking, cast(EarlyStopChoice, point.early_stop),
+                                   kept=point.kept)  # fmt: skip
         job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
         self.conversation.pending = record
         self.requested.emit()
@@ -119,6 +142,14 @@ class ConsensusSession(QObject):
         self._running = True
         self.conversation.begin(record)
         self.planned.emit(plan)
+
+    def _on_sampled(self, event: ConsensusSample) -> None:
+        # Stored at once, in its own transaction: kill -9 loses only the samples in flight.
+        record = self.conversation.current
+        if record is not None and self._running and not event.kept:
+            sample = sample_record(event.index, event.result, event.group)
+            self.conversation.save_sample(record, sample)
+        self.sampled.emit(event)
 
     def _on_refused(self, message: str) -> None:
         self.conversation.pending = None

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.consensus.figure_lines import live_basis
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.record import ConsensusSnapshot, snapshot_of
 from app.core.consensus.report import sample_record
@@ -116,7 +117,8 @@ class ConsensusView(QWidget):
     def on_sample(self, event: ConsensusSample) -> None:
         self._samples[event.index] = sample_record(event.index, event.result, event.group)
         self.chips.set_sample(event.index, event.group)
-        self._show_stats(event.stats)
+        # Live figures count every sample finished so far, which are the short ones.
+        self._show_stats(event.stats, live_basis(len(self._samples), self._total))
         progress = self._last_progress
         total = max(self._total, progress.total)
         self.figures.set_progress(len(self._samples), total, progress.tokens, progress.active)
@@ -231,10 +233,10 @@ class ConsensusView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
-    def _show_stats(self, stats: ConsensusStats) -> None:
+    def _show_stats(self, stats: ConsensusStats, basis: str = "") -> None:
         self._stats = stats
         self.chart.set_groups(stats.groups, stats.n)
-        self.figures.show_stats(stats)
+        self.figures.show_stats(stats, basis)
         listed = self.group_list.group
         if listed is not None and self._members(listed) is not None:
             members = self._members(listed) or []
@@ -252,7 +254,7 @@ class ConsensusView(QWidget):
         for sample in finished.samples:
             self._samples[sample.index] = sample
             self.chips.set_sample(sample.index, groups.get(sample.index, sample.group or "?"))
-        self._show_stats(finished.stats)
+        self._show_stats(finished.stats, finished.basis)
         tokens = sum(s.tokens for s in finished.samples)
         self.figures.set_progress(len(finished.samples), finished.total, tokens)
         self.figures.set_outcome(finished.outcome)

@@ -133,18 +133,7 @@ class InferenceWorker(QObject):
             return
         with self._engine_lock:
             self._engine = engine
-        self.model_loaded.emit(
-            ModelDescription(
-                path=Path(path),
-                info=engine.info,
-                supports_thinking=engine.supports_thinking,
-                n_ctx=engine.n_ctx,
-                runtime=engine.runtime,
-                defaults_thinking=engine.default_sampling(True),
-                defaults_plain=engine.default_sampling(False),
-                llama_config=engine.llama_config,
-            ),
-        )
+        self.model_loaded.emit(ModelDescription.of(engine))
 
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:

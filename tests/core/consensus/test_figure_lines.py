@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from itertools import count
 
-from app.core.answers.grouping import NO_ANSWER, AnswerGroup
+from app.core.answers.grouping import NO_ANSWER, AnswerGroup, AnswerGrouper
 from app.core.consensus.figure_lines import (
     MIN_ANSWERED_FOR_AGREEMENT,
     figure_lines,
     format_bound,
     format_share,
+    live_basis,
+    prefix_basis,
 )
+from app.core.consensus.record import basis_of
 from app.core.consensus.stats import ConsensusStats, compute_stats, wilson_interval
 from app.core.consensus.stats_help import STATS_HELP
+from app.core.consensus.summary import answered_agreement
 
 
 def _stats(*sizes: tuple[str | None, int]) -> ConsensusStats:
@@ -108,3 +112,34 @@ def test_help_matches_the_wording() -> None:
     assert f"512 of 512 gives ≤ {format_bound(1 - wilson_interval(512, 512)[0])}" in text
     assert "most samples gave no answer (7 of 12)" in text
     assert "the window offers to use one sample instead" in text
+
+
+def test_figures_say_which_samples_they_count() -> None:
+    assert live_basis(64, 64) == ""
+    assert (
+        live_basis(12, 64) == "counted: the 12 of 64 finished so far (short answers finish first)"
+    )
+    assert (
+        prefix_basis(9, 9) == "counted: samples 1–9, the complete prefix the stop rule decided on"
+    )
+    assert prefix_basis(9, 14).endswith("; 5 more finished and are shown, not counted")
+    stopped = {"n": 9, "requested": 64, "stopped_early": True, "decided_on": 9, "samples_saved": 50}
+    assert basis_of(stopped) == prefix_basis(9, 14)
+    assert basis_of({"n": 3, "requested": 8, "stopped_early": False}) == live_basis(3, 8)
+    assert basis_of({"n": 8, "requested": 8}) == ""
+
+
+def test_json_agreement_matches_the_panel_and_says_its_base() -> None:
+    grouper = AnswerGrouper()
+    for i, answer in enumerate(["17", "17", None, None, None, "1"]):
+        grouper.add(i, answer)
+    stats = compute_stats(grouper.groups)
+    figures = answered_agreement(stats)
+    assert figures["answered"] == 3 and figures["answer_agreement"] == 2 / 3
+    assert figures["answer_agreement_ci95"] == list(wilson_interval(2, 3))
+    assert figure_lines(stats).agreement.startswith("67% of 3 answered")
+    assert stats.agreement == 0.5  # the no-answer bucket leads, 3 of all 6
+    one = AnswerGrouper()
+    one.add(0, "17")
+    one.add(1, None)
+    assert answered_agreement(compute_stats(one.groups))["answer_agreement"] is None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.consensus.stats_help import STATS_HELP
 from app.core.consensus.stopping import (
+    EARLY_STOP_MODES,
     PrefixStopper,
     beta_leader_probability,
     beta_stop,
@@ -96,3 +98,13 @@ def test_prefix_stopper_says_which_set_it_used() -> None:
     assert not PrefixStopper("off", 64).should_stop(["a"] * 40)
     with pytest.raises(ValueError):
         PrefixStopper("nope", 64)
+
+
+def test_help_table_is_the_simulation() -> None:
+    # The `?` help quotes benchmarks/early_stop.py (N=64, 300 runs, seed 0); rerun two cells.
+    text = " ".join(STATS_HELP.split())
+    wrong, used = simulate("beta", 0.8, runs=300)
+    assert f"| Beta | samples 1..k | 0.3%, 17 used | {wrong:.1%}, {used:.1f} used |" in text
+    wrong, used = simulate("beta", 0.8, first_finished=True, runs=300)
+    assert f"| {wrong:.0%}, {used:.0f} used |" in text
+    assert "beta" in EARLY_STOP_MODES and "window" not in EARLY_STOP_MODES

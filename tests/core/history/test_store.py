@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -320,27 +321,68 @@ def test_delete_run(store: HistoryStore, db_path: Path) -> None:
         store.begin_run(new_run(conversation_id=gone.conversation_id))
 
 
-def test_second_store_marks_unfinished_run_interrupted(db_path: Path) -> None:
+def test_second_store_keeps_a_live_run_and_marks_a_dead_one_interrupted(db_path: Path) -> None:
     first = HistoryStore(db_path)
     try:
         done = save(first, "Finished before the crash", n=2)
         unfinished = new_run("In progress when the app died")
         first.begin_run(unfinished)
-        with HistoryStore(db_path) as second:
+        with HistoryStore(db_path) as second:  # e.g. the CLI beside a window that runs
             assert second.get_run(done.id or 0) == done
-            stale = second.get_run(unfinished.id or 0)
-            assert stale.status == "interrupted"
-            assert stale.error == INTERRUPTED_MESSAGE
-            assert stale.samples == []
-            assert {(r.id, r.status) for r in second.list_runs()} == {
-                (done.id, "done"),
-                (unfinished.id, "interrupted"),
-            }
-            # A process that was in fact still alive records the real outcome.
-            finish(first, unfinished, [sample(0)])
-            assert second.get_run(unfinished.id or 0) == unfinished
+            assert second.get_run(unfinished.id or 0).status == "running"
+            with pytest.raises(HistoryError, match="still going in another Quorum"):
+                second.resume_run(unfinished.id or 0)
     finally:
-        first.close()
+        first.close()  # its process lock goes, as it would if the process died
+    with HistoryStore(db_path) as third:
+        stale = third.get_run(unfinished.id or 0)
+        assert stale.status == "interrupted"
+        assert stale.error == INTERRUPTED_MESSAGE
+        assert stale.samples == []
+        assert {(r.id, r.status) for r in third.list_runs()} == {
+            (done.id, "done"),
+            (unfinished.id, "interrupted"),
+        }
+        resumed = third.resume_run(unfinished.id or 0)
+        assert (resumed.status, resumed.error) == ("running", None)
+        finish(third, resumed, [sample(0)])
+        assert third.get_run(unfinished.id or 0) == resumed
+
+
+_KILLED_CHILD = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from app.core.history.store import HistoryStore, RunRecord, SampleRecord
+store = HistoryStore(Path(sys.argv[2]))
+run = RunRecord(None, None, 0, 1.0, "consensus", "m", "/m.gguf", None, {"seed": 1, "samples": 8})
+store.begin_run(run)
+for i in (0, 2, 1):
+    store.add_sample(run.id, SampleRecord(i, 100 + i, "trace", f"a{i}", "4", "boxed", 5, 0.5,
+                                          "stop", "4"))
+print(run.id, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_kill_9_mid_consensus_keeps_every_finished_sample(db_path: Path) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_CHILD, str(REPO), str(db_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    run_id = int(child.stdout.split()[0])
+    with HistoryStore(db_path) as store:
+        run = store.get_run(run_id)
+        assert (run.status, run.error) == ("interrupted", INTERRUPTED_MESSAGE)
+        assert [(s.index, s.seed, s.answer) for s in run.samples] == [
+            (0, 100, "a0"), (1, 101, "a1"), (2, 102, "a2")
+        ]  # fmt: skip
+        assert store.list_runs()[0].n_samples == 3
+        with pytest.raises(RunNotFoundError):
+            store.add_sample(run_id + 1, run.samples[0])
 
 
 _CRASHING_CHILD = """
@@ -623,7 +665,8 @@ def test_export_markdown_single_and_empty_runs(store: HistoryStore) -> None:
     assert "seed 1000" in text and "- **Status:** done" in text
     assert "first token after 0.40 s" in text
     interrupted = new_run("Lost question")
-    store.begin_run(interrupted)
+    with HistoryStore(store.path) as crashed:
+        crashed.begin_run(interrupted)
     with HistoryStore(store.path) as other:
         lost = other.get_run(interrupted.id or 0)
     text = export_markdown(lost)
