@@ -10,6 +10,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2  # empty question, bad option, question longer than the context
 EXIT_MODEL = 3  # missing, not GGUF, truncated, refused by llama.cpp
 EXIT_DOWNLOAD = 4
+EXIT_SERVER = 5  # --server: unreachable, refused the key, or went away mid-run
 EXIT_CANCELLED = 130  # Ctrl+C: stopped cleanly, what finished is kept
 
 

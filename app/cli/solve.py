@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from app.cli import server
 from app.cli.consensus_output import print_consensus_table
 from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.cli.recording import CliRecorder
@@ -84,6 +85,7 @@ def add_parser(commands: Any) -> None:
         help="consensus: stop once the leader cannot lose, is settled, or wins the Beta "
         "rule (default when given: beta, which needs the fewest samples)",
     )
+    server.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -299,6 +301,8 @@ def exit_code_for(result: GenerationResult) -> int:
 
 def run(args: argparse.Namespace) -> int:
     question = read_question(args.question)
+    if args.server or args.api_key_env:
+        return server.run_on_server(args, question)
     check_options(args)
     engine = open_engine(args)
     with engine:

@@ -215,6 +215,10 @@ class BatchSampler:
         """Stop now, keeping every finished sample (callable from any thread)."""
         self._cancel.set()
 
+    def sample_seeds(self, base_seed: int, n: int) -> list[int]:
+        """One seed per sample (the ConsensusSampler protocol asks each sampler)."""
+        return sample_seeds(base_seed, n)
+
     def run(
         self,
         prompt_tokens: Sequence[int],

@@ -18,10 +18,10 @@ from app.core.consensus.batch import (
     BatchSampler,
     BatchStep,
     SampleFinished,
-    sample_seeds,
 )
 from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
 from app.core.consensus.resume import result_of
+from app.core.consensus.sampler import ConsensusSampler
 from app.core.consensus.stats import ConsensusStats, compute_stats
 from app.core.consensus.stopping import EarlyStopChoice, PrefixStopper, complete_prefix
 from app.core.history.records import SampleRecord
@@ -150,9 +150,10 @@ class _Tally:
 class ConsensusRunner:
     """Runs consensus on an Engine's already loaded model (on the engine's thread)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sampler: ConsensusSampler | None = None) -> None:
         self.engine = engine
-        self._sampler = BatchSampler(engine.model, engine.runtime.n_threads)
+        # A server engine brings its own sampler (app.core.remote.runner).
+        self._sampler = sampler or BatchSampler(engine.model, engine.runtime.n_threads)
 
     def cancel(self) -> None:
         """Stop now and keep every finished sample (callable from any thread)."""
@@ -185,7 +186,7 @@ class ConsensusRunner:
         started = time.perf_counter()
         sampling = request.sampling.with_seed().validated()
         tokens, plan, opens_trace = self.prepare(request)
-        seeds = sample_seeds(sampling.seed or 0, request.samples)
+        seeds = self._sampler.sample_seeds(sampling.seed or 0, request.samples)
         thinking = request.thinking if self.engine.supports_thinking else None
         yield ConsensusStarted(plan, seeds, len(tokens))
         run = _Run(request, sampling, thinking, seeds, plan, started)

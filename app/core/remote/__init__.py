@@ -1,0 +1,1 @@
+"""Server engines: the same questions and consensus on an OpenAI-compatible server."""
