@@ -105,11 +105,13 @@ def build_tools(log: Path | None = None) -> Path:
         log = log or out / "build.log"
         source = _vendored_source(out)
         build = out / "build"
-        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+        cmake = _tool("cmake") or "cmake"
+        ninja = _tool("ninja")
+        generator = ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"] if ninja else []
         jobs = str(os.cpu_count() or 2)
         with log.open("w") as sink:
-            _run(["cmake", "-S", str(source), "-B", str(build), *generator, *cmake_args()], sink)
-            _run(["cmake", "--build", str(build), "--target", *TOOLS, "-j", jobs], sink)
+            _run([cmake, "-S", str(source), "-B", str(build), *generator, *cmake_args()], sink)
+            _run([cmake, "--build", str(build), "--target", *TOOLS, "-j", jobs], sink)
         staged = out / "bin.partial"
         shutil.rmtree(staged, ignore_errors=True)
         staged.mkdir()
@@ -119,6 +121,13 @@ def build_tools(log: Path | None = None) -> Path:
         # The object files are large and never reused: the key changes with any input.
         shutil.rmtree(build, ignore_errors=True)
         return bin_dir
+
+
+def _tool(name: str) -> str | None:
+    """A build tool from this Python's environment (the test extras install CMake and
+    Ninja there, off PATH when the venv is not activated), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
 
 
 def _vendored_source(out: Path) -> Path:
