@@ -70,3 +70,13 @@ def test_model_path() -> Path:
         os.environ[FORCE_ENV] = verdict.config.name
         print(f"\nllama.cpp probe: {verdict.summary()} ({verdict.seconds:.2f} s)")
     return path
+
+
+# A real llama-server for the server-engine tests (tests/core/remote, tests/cli): one per
+# session, started only when a selected test asks for it (see tests.server_fixtures).
+from tests.server_fixtures import (  # noqa: E402, F401 (fixtures and a hook, found by name)
+    fresh_server,
+    llama_server,
+    pytest_collection_finish,
+    server_engine,
+)
