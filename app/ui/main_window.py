@@ -286,9 +286,11 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         # The next run's plan, as N, max tokens or the question change (before Ask).
         options = self.consensus_options
+        spins = self.settings_panel.spins
         for changed in (options.samples_spin.valueChanged, options.toggled,
-                        self.settings_panel.spins["max_tokens"].valueChanged,
-                        self.question.textChanged, session.model_loaded):  # fmt: skip
+                        spins["max_tokens"].valueChanged, spins["temperature"].valueChanged,
+                        spins["top_k"].valueChanged, self.question.textChanged,
+                        session.model_loaded):  # fmt: skip
             changed.connect(self._preview_plan)
         self._update_actions()
 
@@ -333,8 +335,10 @@ class MainWindow(QMainWindow):
         self._on_run_shown(record)
 
     def _preview_plan(self, *_args: object) -> None:
-        max_tokens = int(self.settings_panel.spins["max_tokens"].value())
-        self.consensus.preview_plan(self.question.toPlainText(), max_tokens)
+        spins = self.settings_panel.spins
+        greedy = spins["temperature"].value() <= 0.0 or spins["top_k"].value() == 1
+        max_tokens = int(spins["max_tokens"].value())
+        self.consensus.preview_plan(self.question.toPlainText(), max_tokens, greedy)
 
     def _update_actions(self, *_args: object) -> None:
         session = self.session

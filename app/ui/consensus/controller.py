@@ -69,14 +69,19 @@ class ConsensusController(QObject):
         self.resume_bar.resume_requested.connect(self._on_resume_requested)
         self._update_panel()
 
-    def preview_plan(self, question: str, max_tokens: int) -> ConsensusPlan | None:
+    def preview_plan(
+        self, question: str, max_tokens: int, deterministic: bool = False
+    ) -> ConsensusPlan | None:
         """Show the next run's memory plan while the user sets it up (N, max tokens, the
-        question), so the cost is known before Ask. Nothing changes while a run is
-        asked or going: the panel shows that run's own plan."""
+        question), so the cost is known before Ask, and, when the settings are greedy
+        (temperature 0 or top-k 1), that every sample would be the same, with the offer
+        to run one. Nothing changes while a run is asked or going: the panel shows that
+        run's own plan."""
         model = self.session.model
         busy = self.consensus.pending or self.consensus.running or self.session.busy
         if model is None or busy or not self.options.enabled():
             return None
+        self.view.figures.show_same_samples(self.options.samples() if deterministic else None)
         # The exact count needs the tokenizer, which lives on the inference thread:
         # about 4 characters a token, plus the chat template's few dozen.
         tokens = len(question) // 4 + _TEMPLATE_TOKENS
