@@ -1,116 +1,215 @@
-"""Consensus throughput: N samples decoded together against one after another.
+"""Consensus throughput: Quorum's batched sampler beside llama.cpp's own batched bench.
 
-Same question, same seeds, same sampling, same threads. Prints tokens per second and
-wall time for both paths and their ratio (targets on a 2-core machine: >= 1.8x at
-N=8, >= 2.0x at N=32), the KV cache each batched run allocates and the peak RSS.
+For each N, in one run and interleaved (Quorum, bench, Quorum, bench, ...) so that a
+machine shared with other work slows both sides alike, this prints:
+- Quorum's aggregate completion tokens per second (BatchSampler, N samples of one
+  long-text question, every sample to max tokens unless it ends first),
+- ``llama-batched-bench``'s for the same shape (shared prompt of the same length,
+  ``-npl N``, ``-ntg`` max tokens, same threads, context cells per sequence, batch,
+  KV layout and repacking choice), generated tokens over prompt + generation time,
+- the ratio (medians; the spread is the lowest and highest ratio of one pair),
+- Quorum's peak RSS in that run against model + planned KV + 300 MiB.
 
-Two workloads, both reported:
-- "long": a request for a long text, so every sample runs to max tokens. This is the
-  steady state llama.cpp's own batched bench measures.
-- "maths": a short word problem whose samples end at different lengths; as samples
-  finish the batch thins out, so this ratio is lower and closer to a typical run.
+A "refill" row runs more samples than slots (default 512 samples, 256 in parallel)
+against the bench's rate at 256 sequences: slots are refilled as samples end.
 
-    python benchmarks/consensus.py [--model PATH] [--sizes 8 32] [--max-tokens 128]
+Targets (issue 11): ratio >= 0.95 at N = 8, 32, 64 and >= 0.9 at 256; RSS within bound.
+
+    python benchmarks/consensus.py [--sizes 8 32 64 256] [--refill 512 256]
+        [--tokens 32] [--repeats 2] [--unified-kv] [--model PATH]
+    python benchmarks/consensus.py --against sequential   # batched vs one by one
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import contextlib
+import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.core.consensus.batch import sample_seeds  # noqa: E402
-from app.core.consensus.runner import ConsensusFinished, ConsensusRequest, ConsensusRunner  # noqa: E402
-from app.core.inference.engine import Engine, Finished, Message  # noqa: E402
+from app.core.consensus.batch import BatchFinished, BatchSampler, sample_seeds  # noqa: E402
+from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus  # noqa: E402
+from app.core.consensus.runner import ConsensusRequest, ConsensusRunner  # noqa: E402
+from app.core.inference.engine import Engine, Finished, FinishReason, Message  # noqa: E402
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
+from benchmarks.batched_bench import BenchShape, run_bench  # noqa: E402
 from tests.fetch_test_model import fetch_test_model  # noqa: E402
 
-WORKLOADS: dict[str, list[Message]] = {
-    "long": [{"role": "user", "content": "Write a long, detailed story about a lighthouse."}],
-    "maths": [
-        {
-            "role": "user",
-            "content": "A train travels 60 km in 45 minutes. What is its speed in km/h? "
-            "Think step by step, then give the answer.",
-        }
-    ],
-}
+LONG: list[Message] = [
+    {"role": "user", "content": "Write a long, detailed story about a lighthouse."}
+]
+MIB = 1024**2
+RSS_MARGIN = 300 * MIB  # beyond the model file and the planned KV cache
 
 
-def batched(
-    engine: Engine, question: list[Message], params: SamplingParams, n: int, unified: bool
-) -> tuple[int, float, int]:
+def reset_peak_rss() -> None:
+    """Start a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_bytes() -> int | None:
+    """The process's peak resident memory since the last reset, where Linux tells it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+@dataclass(frozen=True)
+class QuorumRun:
+    """One BatchSampler run: tokens, wall time (context set-up included), memory."""
+
+    tokens: int
+    seconds: float
+    ended_early: int  # samples that reached end-of-text before max tokens
+    peak_rss: int | None
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds
+
+
+def quorum_run(
+    sampler: BatchSampler, prompt: list[int], sampling: SamplingParams, plan: ConsensusPlan
+) -> QuorumRun:
+    reset_peak_rss()
+    started = time.perf_counter()
+    seeds = sample_seeds(sampling.seed or 0, plan.samples)
+    for event in sampler.run(prompt, sampling, seeds, plan):
+        if isinstance(event, BatchFinished):
+            seconds = time.perf_counter() - started
+            if event.error:
+                raise RuntimeError(event.error)
+            early = sum(
+                r is not None and r.finish_reason is FinishReason.STOP for r in event.results
+            )
+            return QuorumRun(event.tokens, seconds, early, peak_rss_bytes())
+    raise RuntimeError("the batch never finished")
+
+
+def compare(args: argparse.Namespace) -> None:
+    from tests.llama_tools import tool_path
+
+    tool = tool_path("llama-batched-bench")
+    model = args.model or fetch_test_model()
+    engine = Engine(model, RuntimeParams(n_threads=args.threads))
+    sampling = SamplingParams(
+        temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, max_tokens=args.tokens, seed=2024
+    )
+    prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, sampling, 2))[0]
+    sampler = BatchSampler(engine.model, args.threads)
+    repack = engine.llama_config.config.use_extra_bufts
+    points = [(n, n) for n in args.sizes]
+    if args.refill:
+        points.append((args.refill[0], args.refill[1]))
+    kv = "unified" if args.unified_kv else "split"
+    print(
+        f"model {model.name} ({model.stat().st_size / MIB:.0f} MiB)  threads={args.threads}  "
+        f"prompt={len(prompt)} tokens  max_tokens={args.tokens}  kv={kv}  "
+        f"repack={'on' if repack else 'off'}  repeats={args.repeats} (interleaved)"
+    )
+    quorum_run(sampler, prompt, sampling, _plan(engine, 2, 2, len(prompt), args))  # warm-up
+    header = (
+        f"{'samples':>7} {'par':>4} {'quorum t/s':>11} {'bench t/s':>10} {'ratio':>6} "
+        f"{'spread':>11} {'early':>5} {'peak RSS':>9} {'bound':>8}"
+    )
+    print(header)
+    for samples, parallel in points:
+        plan = _plan(engine, samples, parallel, len(prompt), args)
+        shape = BenchShape(model, args.threads, plan.n_ctx, 512, 512, plan.kv_unified, repack)
+        ours: list[QuorumRun] = []
+        theirs: list[float] = []
+        for _ in range(args.repeats):
+            ours.append(quorum_run(sampler, prompt, sampling, plan))
+            row = run_bench(tool, shape, len(prompt), args.tokens, plan.parallel)
+            theirs.append(row.tokens_per_second)
+        q = statistics.median(r.tokens_per_second for r in ours)
+        b = statistics.median(theirs)
+        pairs = [r.tokens_per_second / t for r, t in zip(ours, theirs, strict=True)]
+        bound = model.stat().st_size + plan.kv_bytes + RSS_MARGIN
+        rss = max((r.peak_rss or 0) for r in ours)
+        print(
+            f"{samples:>7} {plan.parallel:>4} {q:>11.1f} {b:>10.1f} {q / b:>6.2f} "
+            f"{min(pairs):>5.2f}-{max(pairs):<5.2f} {max(r.ended_early for r in ours):>5} "
+            f"{rss / MIB if rss else float('nan'):>5.0f} MiB {bound / MIB:>4.0f} MiB"
+            + ("" if rss <= bound else "  OVER")
+        )
+    engine.close()
+
+
+def _plan(
+    engine: Engine, samples: int, parallel: int, prompt: int, args: argparse.Namespace
+) -> ConsensusPlan:
+    return plan_consensus(
+        engine.info,
+        samples=samples,
+        prompt_tokens=prompt,
+        max_tokens=args.tokens,
+        max_parallel=parallel,
+        kv_unified=args.unified_kv,
+    )
+
+
+def against_sequential(args: argparse.Namespace) -> None:
+    """N samples batched against the same N one after another on the single engine."""
+    model = args.model or fetch_test_model()
+    engine = Engine(model, RuntimeParams(n_threads=args.threads))
+    params = SamplingParams(
+        temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, max_tokens=args.tokens, seed=2024
+    )
     runner = ConsensusRunner(engine)
-    request = ConsensusRequest(question, params, n, kv_unified=unified)
-    started = time.perf_counter()
-    for event in runner.run(request):
-        if isinstance(event, ConsensusFinished):
-            report = event.report
-            tokens = sum(r.completion_tokens for _, r in report.finished)
-            return tokens, time.perf_counter() - started, report.plan.kv_bytes
-    raise RuntimeError("no report")
-
-
-def sequential(
-    engine: Engine, question: list[Message], params: SamplingParams, n: int
-) -> tuple[int, float]:
-    tokens = 0
-    started = time.perf_counter()
-    for seed in sample_seeds(params.seed or 0, n):
-        seeded = SamplingParams(**{**params.to_dict(), "seed": seed})
-        for event in engine.generate(question, seeded):
-            if isinstance(event, Finished):
-                tokens += event.result.completion_tokens
-    return tokens, time.perf_counter() - started
-
-
-def peak_rss_mib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib / 1024 if sys.platform != "darwin" else kib / 1024**2
+    prompt = runner.prepare(ConsensusRequest(LONG, params, 2))[0]
+    sampler = BatchSampler(engine.model, args.threads)
+    print(f"model {model.name}  threads={args.threads}  max_tokens={args.tokens}")
+    for n in args.sizes:
+        batched = quorum_run(sampler, prompt, params, _plan(engine, n, n, len(prompt), args))
+        tokens, started = 0, time.perf_counter()
+        for seed in sample_seeds(params.seed or 0, n):
+            seeded = SamplingParams(**{**params.to_dict(), "seed": seed})
+            for event in engine.generate(LONG, seeded):
+                if isinstance(event, Finished):
+                    tokens += event.result.completion_tokens
+        one_by_one = tokens / (time.perf_counter() - started)
+        print(
+            f"N={n:>4} batched {batched.tokens_per_second:8.1f} tok/s  sequential "
+            f"{one_by_one:8.1f} tok/s  ratio {batched.tokens_per_second / one_by_one:.2f}"
+        )
+    engine.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=default_threads())
-    parser.add_argument("--gpu-layers", type=int, default=0)
-    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
+    parser.add_argument("--against", choices=("batched-bench", "sequential"),
+                        default="batched-bench")  # fmt: skip
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 32, 64, 256])
+    parser.add_argument(
+        "--refill", type=int, nargs=2, metavar=("SAMPLES", "PARALLEL"), default=[512, 256],
+        help="more samples than slots; 0 0 to skip",
+    )  # fmt: skip
+    parser.add_argument("--tokens", type=int, default=32, help="max tokens per sample (-ntg)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=min(2, default_threads()))
     parser.add_argument("--unified-kv", action="store_true", help="one KV stream for all")
     args = parser.parse_args()
-    model = args.model or fetch_test_model()
-    runtime = RuntimeParams(n_ctx=4096, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
-    engine = Engine(model, runtime)
-    params = SamplingParams(
-        temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, max_tokens=args.max_tokens, seed=2024
-    )
-    unified = args.unified_kv
-    batched(engine, WORKLOADS["maths"], params, 2, unified)  # warm-up
-    kv = "unified" if unified else "split"
-    print(f"model {model.name}  threads={args.threads}  max_tokens={args.max_tokens}  kv={kv}")
-    print(f"{'workload':<8} {'N':>4} {'path':<11} {'tokens':>7} {'wall s':>8} {'tok/s':>8}")
-    for name in args.workloads:
-        question = WORKLOADS[name]
-        for n in args.sizes:
-            bt, bs, kv_bytes = batched(engine, question, params, n, unified)
-            st, ss = sequential(engine, question, params, n)
-            mib = kv_bytes / 1024**2
-            print(
-                f"{name:<8} {n:>4} {'batched':<11} {bt:>7} {bs:>8.2f} {bt / bs:>8.1f}"
-                f"   KV {mib:.0f} MiB"
-            )
-            print(f"{name:<8} {n:>4} {'sequential':<11} {st:>7} {ss:>8.2f} {st / ss:>8.1f}")
-            print(
-                f"{name:<8} {n:>4} ratio batched/sequential tokens/s = {(bt / bs) / (st / ss):.2f}"
-            )
-    print(f"peak RSS {peak_rss_mib():.0f} MiB")
-    engine.close()
+    if args.refill and 0 in args.refill:
+        args.refill = None
+    if args.against == "sequential":
+        against_sequential(args)
+    else:
+        compare(args)
 
 
 if __name__ == "__main__":

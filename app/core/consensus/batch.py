@@ -1,14 +1,18 @@
 """N samples of one question decoded together in one llama.cpp context.
 
-The prompt is evaluated once into a *holder* sequence and shared with every slot
-through the KV cache (``llama_memory_seq_cp``). Each slot has its own sampler chain
-and seed. A slot whose sample ends is cleared and refilled with the next sample, so
-N may exceed the number of slots (llama.cpp's parallel-sequence cap, or the memory
-budget) without waiting for a whole wave to finish.
+The prompt is evaluated once, into the first slot's sequence, and shared with the
+other slots through the KV cache (``llama_memory_seq_cp``), each the first time it is
+used. Each slot has its own sampler chain and seed. A slot whose sample ends is cut
+back to the shared prompt (``llama_memory_seq_rm`` from the prompt's last position
+on) and takes the next sample, so N may exceed the number of slots (llama.cpp's
+parallel-sequence cap, or the memory budget) without waiting for a whole wave to
+finish, and without copying the prompt again: with split KV caches a copy moves a
+whole sequence's buffer (every cell the plan gave it, not just the prompt's).
 
-Every sample starts by decoding the prompt's *last* token in its own slot. That costs
-one token per sample and buys a simple invariant: a slot always samples from its own
-logits, whether it started at the beginning or was refilled halfway through.
+Every sample starts by decoding the prompt's *last* token in its own slot. That
+costs one token per sample, balanced by never decoding a sample's last token, and
+buys a simple invariant: a slot always samples from its own logits, whether it
+started at the beginning or was refilled halfway through.
 """
 
 from __future__ import annotations
@@ -34,9 +38,17 @@ from app.core.inference.backend import (
     new_context,
     utf8_decoder,
 )
-from app.core.inference.engine import SLOW_STEP_S, FinishReason, GenerationResult
+from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
+
+# A batch step slower than this gets llama.cpp's abort callback for the next step. The
+# callback is a Python call after every graph node, on the thread that computes it,
+# while the other threads wait at the node's barrier: a fixed cost per step that a
+# many-slot step of a small model (a tenth of a second or more, every step) would pay
+# in full. Past a second per step the cost is under 1% and cancel stays within a
+# step; below it, cancel waits for the step to end.
+SLOW_BATCH_STEP_S = 1.0
 
 
 def sample_seeds(base_seed: int, n: int) -> list[int]:
@@ -130,7 +142,6 @@ class _BatchRun:
     prompt: Sequence[int]
     sampling: SamplingParams
     seeds: Sequence[int]
-    holder: int  # the sequence that keeps the shared prompt
     n_vocab: int
     starts_in_trace: bool
     thinking: bool | None
@@ -138,6 +149,9 @@ class _BatchRun:
     free_seqs: list[int]
     max_in_flight: int
     memory: Any = None
+    # Sequences whose cache holds the prompt; the prompt is evaluated into sequence 0,
+    # which keeps it to the end (a slot is only ever cut back to the prompt).
+    primed: set[int] = field(default_factory=lambda: {0})
     slots: dict[int, _Slot] = field(default_factory=dict)
     next_index: int = 0  # the next sample to start
     tokens: int = 0  # completion tokens, all samples together
@@ -156,8 +170,8 @@ class _BatchRun:
             and self.next_index < len(self.seeds)
         ):
             seq = self.free_seqs.pop()
-            if self.n_prompt > 1:
-                llama.llama_memory_seq_cp(self.memory, self.holder, seq, -1, -1)
+            if seq not in self.primed:
+                self._prime(seq)
             seed = self.seeds[self.next_index]
             params = replace(self.sampling, seed=seed)
             self.slots[seq] = _Slot(
@@ -171,13 +185,28 @@ class _BatchRun:
             )
             self.next_index += 1
 
+    def _prime(self, seq: int) -> None:
+        """Share the prompt into a sequence used for the first time."""
+        if self.n_prompt > 1:
+            # With split caches this copies sequence 0's whole stream, which may hold a
+            # sample in flight beyond the prompt: cut the copy back to the prompt.
+            llama.llama_memory_seq_cp(self.memory, 0, seq, -1, -1)
+            self._cut_to_prompt(seq)
+        self.primed.add(seq)
+
+    def _cut_to_prompt(self, seq: int) -> None:
+        """Drop everything the sequence holds after the shared prompt."""
+        if not llama.llama_memory_seq_rm(self.memory, seq, self.n_prompt - 1, -1):
+            # Recurrent models keep one state per sequence and cannot drop a tail.
+            raise LlamaError("this model's memory cannot share a prompt between samples")
+
     def retire(self, slot: _Slot, reason: FinishReason) -> GenerationResult:
         """Record the slot's finished sample and free its sequence for the next one."""
         result = slot.result(self.n_prompt, reason, self.thinking)
         self.results[slot.index] = result
         slot.chain.close()
         del self.slots[slot.seq_id]
-        llama.llama_memory_seq_rm(self.memory, slot.seq_id, -1, -1)
+        self._cut_to_prompt(slot.seq_id)
         self.free_seqs.append(slot.seq_id)
         return result
 
@@ -201,6 +230,19 @@ class _BatchRun:
             error=self.error if ending is _Ending.FAILED else None,
             started=self.next_index,
         )
+
+
+def context_spec(plan: ConsensusPlan, n_threads: int) -> ContextSpec:
+    """The llama.cpp context a batch of this plan runs in: one sequence per slot."""
+    return ContextSpec(
+        n_ctx=plan.n_ctx,
+        n_batch=max(512, plan.parallel),
+        n_threads=n_threads,
+        n_seq_max=plan.parallel,
+        kv_unified=plan.kv_unified,
+        # A step asks for one logits row per slot in flight, never more.
+        n_outputs_max=plan.parallel,
+    )
 
 
 class BatchSampler:
@@ -241,7 +283,6 @@ class BatchSampler:
             prompt=prompt_tokens,
             sampling=sampling,
             seeds=seeds,
-            holder=plan.parallel,
             n_vocab=int(llama.llama_vocab_n_tokens(self.model.vocab)),
             starts_in_trace=starts_in_trace,
             thinking=thinking,
@@ -249,22 +290,13 @@ class BatchSampler:
             free_seqs=list(range(plan.parallel - 1, -1, -1)),
             max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
         )
-        ctx = new_context(
-            self.model,
-            ContextSpec(
-                n_ctx=plan.n_ctx,
-                n_batch=max(512, plan.parallel),
-                n_threads=self.n_threads,
-                n_seq_max=plan.parallel + 1,
-                kv_unified=plan.kv_unified,
-            ),
-        )
+        ctx = new_context(self.model, context_spec(plan, self.n_threads))
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
         abort = AbortSwitch(ctx, self._cancel.is_set)
         try:
             run.memory = llama.llama_get_memory(ctx)
             abort.set(True)
-            if not self._decode_prompt(ctx, batch, prompt_tokens[:-1], run.holder):
+            if not self._decode_prompt(ctx, batch, prompt_tokens[:-1], 0):
                 yield run.finished(_Ending.CANCELLED)
                 return
             run.fill()
@@ -294,7 +326,7 @@ class BatchSampler:
         self._load_batch(batch, order)
         step_started = time.perf_counter()
         rc = int(llama.llama_decode(ctx, batch))
-        abort.set(time.perf_counter() - step_started > SLOW_STEP_S)
+        abort.set(time.perf_counter() - step_started > SLOW_BATCH_STEP_S)
         cancelled = rc == 2 or self._cancel.is_set()
         if rc != 0 or cancelled:
             run.drop_all()

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from app.core.models.gguf import GGUFInfo
 
 KV_BYTES_PER_ELEMENT = 2  # llama.cpp's default K and V cache type is f16
+# Each slot's logits row (n_vocab f32) is held twice: in the compute buffer, where the
+# output layer writes it, and in the context's output buffer it is copied to.
+LOGITS_COPIES = 2
 DEFAULT_BUDGET_FRACTION = 0.4  # of physical memory, leaving room for the weights and the OS
 
 
@@ -40,6 +43,21 @@ def kv_bytes_per_token(info: GGUFInfo) -> int:
     return layers * kv_heads * (head_dim + value_dim) * KV_BYTES_PER_ELEMENT
 
 
+def vocab_size(info: GGUFInfo) -> int:
+    """Tokens in the model's vocabulary, from the GGUF header (0 when it does not say)."""
+    tokens = info.metadata.get("tokenizer.ggml.tokens")
+    if isinstance(tokens, dict) and isinstance(tokens.get("length"), int):
+        return int(tokens["length"])
+    if isinstance(tokens, list):
+        return len(tokens)
+    value = info.metadata.get(f"{info.architecture or ''}.vocab_size")
+    return int(value) if isinstance(value, int) else 0
+
+
+def logits_bytes_per_slot(info: GGUFInfo) -> int:
+    return vocab_size(info) * 4 * LOGITS_COPIES
+
+
 @dataclass(frozen=True)
 class ConsensusPlan:
     """How a consensus run will use memory: slots side by side, context and KV size."""
@@ -51,6 +69,7 @@ class ConsensusPlan:
     kv_bytes: int  # KV cache the run will allocate
     kv_unified: bool
     limited_by: str | None  # "memory" or "llama.cpp" when fewer slots than samples
+    logits_bytes: int = 0  # logits buffers for every slot, beside the KV cache
 
     @property
     def waves(self) -> int:
@@ -61,6 +80,8 @@ class ConsensusPlan:
         text = (
             f"{self.samples} samples, {self.parallel} at a time, about {mib:,.0f} MiB of KV cache"
         )
+        if self.logits_bytes >= 1024**2:
+            text += f" and {self.logits_bytes / 1024**2:,.0f} MiB of logits"
         if self.limited_by:
             text += f" (parallel slots limited by {self.limited_by})"
         return text
@@ -79,7 +100,10 @@ def plan_consensus(
     """Choose the number of parallel slots and the context size for a consensus run.
 
     With a unified cache the prompt's cells are shared by every slot; with split
-    caches each slot (and the prompt holder) keeps a whole copy of the prompt.
+    caches each slot keeps a whole copy of the prompt. Every slot is a llama.cpp
+    sequence (the prompt is evaluated into the first slot, not a sequence of its own),
+    so ``max_parallel`` slots fit llama.cpp's parallel-sequence cap. The budget pays
+    for each slot's logits too: with a 150k vocabulary, 256 slots hold 300 MiB of them.
     """
     if samples < 1:
         raise ValueError("a consensus run needs at least one sample")
@@ -89,14 +113,15 @@ def plan_consensus(
         if budget_bytes is not None
         else int(physical_memory_bytes() * DEFAULT_BUDGET_FRACTION)
     )
-    cells = budget // per_token
     per_seq = prompt_tokens + max_tokens + 1
-    # max_parallel counts llama.cpp sequences; one of them is the prompt holder.
-    cap = max(1, min(samples, max_parallel - 1))
+    per_slot_logits = logits_bytes_per_slot(info)
+    cap = max(1, min(samples, max_parallel))
     if kv_unified:
-        by_memory = max(1, (cells - prompt_tokens) // (max_tokens + 1))
+        slot_bytes = (max_tokens + 1) * per_token + per_slot_logits
+        by_memory = max(1, (budget - prompt_tokens * per_token) // slot_bytes)
     else:
-        by_memory = max(1, cells // _round_up(per_seq, 256) - 1)
+        slot_bytes = _round_up(per_seq, 256) * per_token + per_slot_logits
+        by_memory = max(1, budget // slot_bytes)
     parallel = min(cap, by_memory)
     limited_by = None
     if parallel < samples:
@@ -104,8 +129,8 @@ def plan_consensus(
     if kv_unified:
         n_ctx = _round_up(prompt_tokens + parallel * (max_tokens + 1), 256)
     else:
-        # Split caches give each sequence n_ctx / n_seq_max cells.
-        n_ctx = (parallel + 1) * _round_up(per_seq, 256)
+        # Split caches give each sequence n_ctx / n_seq_max cells, padded to 256.
+        n_ctx = parallel * _round_up(per_seq, 256)
     return ConsensusPlan(
         samples,
         parallel,
@@ -114,6 +139,7 @@ def plan_consensus(
         n_ctx * per_token,
         kv_unified,
         limited_by,
+        parallel * per_slot_logits,
     )
 
 

@@ -144,6 +144,7 @@ def plan_dict(plan: ConsensusPlan) -> dict[str, Any]:
         "kv_bytes": plan.kv_bytes,
         "kv_unified": plan.kv_unified,
         "limited_by": plan.limited_by,
+        "logits_bytes": plan.logits_bytes,
         "waves": plan.waves,
         "description": plan.describe(),
     }
@@ -156,6 +157,7 @@ def plan_from_dict(data: dict[str, Any]) -> ConsensusPlan:
             tokens_per_sample=int(data["tokens_per_sample"]), n_ctx=int(data["n_ctx"]),
             kv_bytes=int(data["kv_bytes"]), kv_unified=bool(data["kv_unified"]),
             limited_by=data.get("limited_by"),
+            logits_bytes=int(data.get("logits_bytes", 0)),  # absent before it was planned
         )  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"the saved memory plan is incomplete or damaged ({exc})") from exc

@@ -168,6 +168,10 @@ class ContextSpec:
     kv_unified: bool = True
     # None lets llama.cpp decide ("auto", which turns it on for the CPU too).
     flash_attention: bool | None = None
+    # Most logits rows one decode returns; 0: n_batch (llama.cpp's default). The compute
+    # buffer holds this many rows of n_vocab floats, so a context that never asks for
+    # more rows than it has sequences says so (a 150k vocabulary: 0.6 MB a row).
+    n_outputs_max: int = 0
 
 
 def cpu_flash_attention(n_gpu_layers: int) -> bool | None:
@@ -191,6 +195,8 @@ def new_context(model: LoadedModel, spec: ContextSpec) -> Any:
     params.n_threads = spec.n_threads
     params.n_threads_batch = spec.n_threads
     params.kv_unified = spec.kv_unified
+    if spec.n_outputs_max:
+        _set_param(params, "n_outputs_max", spec.n_outputs_max)
     if spec.flash_attention is not None:
         params.flash_attn_type = (
             llama.LLAMA_FLASH_ATTN_TYPE_ENABLED

@@ -1,0 +1,108 @@
+"""The batched sampler on the real SmolLM2 model: shared prompt, refilled slots, memory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.consensus.batch import BatchFinished, BatchSampler, sample_seeds
+from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
+from app.core.inference.engine import Engine
+from app.core.inference.sampling import RuntimeParams, SamplingParams
+
+pytestmark = pytest.mark.model
+
+REPO = Path(__file__).resolve().parents[3]
+QUESTION = [{"role": "user", "content": "Name a colour and say why you like it."}]
+PARAMS = SamplingParams(temperature=0.9, top_p=0.95, top_k=40, min_p=0.05, max_tokens=6, seed=11)
+MIB = 1024**2
+
+
+@pytest.fixture(scope="module")
+def engine(test_model_path: Path) -> Iterator[Engine]:
+    with Engine(test_model_path, RuntimeParams(n_ctx=512, n_threads=2)) as eng:
+        yield eng
+
+
+def _prompt(engine: Engine) -> list[int]:
+    return engine.model.tokenize(engine.render_prompt(QUESTION, None))
+
+
+def _plan(engine: Engine, samples: int, slots: int) -> ConsensusPlan:
+    return plan_consensus(
+        engine.info, samples=samples, prompt_tokens=len(_prompt(engine)),
+        max_tokens=PARAMS.max_tokens, max_parallel=slots, budget_bytes=1024**3,
+    )  # fmt: skip
+
+
+def _texts(engine: Engine, plan: ConsensusPlan, **options: Any) -> list[str]:
+    sampler = BatchSampler(engine.model, 2)
+    seeds = sample_seeds(PARAMS.seed or 0, plan.samples)
+    events = list(sampler.run(_prompt(engine), PARAMS, seeds, plan, **options))
+    final = events[-1]
+    assert isinstance(final, BatchFinished) and final.error is None
+    assert all(r is not None for r in final.results)
+    return [r.trace + r.answer for r in final.results if r is not None]
+
+
+def test_refilled_slots_start_from_the_shared_prompt(engine: Engine) -> None:
+    # Two slots for four samples: each refill reuses a slot cut back to the prompt.
+    # A slot that kept a token of its last sample, or lost one of the prompt's, would
+    # condition the next sample on other text and change it.
+    wide, narrow = _plan(engine, 4, 4), _plan(engine, 4, 2)
+    assert (wide.parallel, narrow.parallel, narrow.waves) == (4, 2, 2)
+    together = _texts(engine, wide)
+    assert len(set(together)) > 1, "seeded samples must differ"
+    assert _texts(engine, narrow) == together
+
+
+def test_in_flight_cap_below_the_slots_gives_the_same_samples(engine: Engine) -> None:
+    plan = _plan(engine, 3, 3)
+    assert _texts(engine, plan, max_in_flight=1) == _texts(engine, plan)
+
+
+_PEAK_RSS_CHILD = """
+import json, sys
+from pathlib import Path
+from typing import Any
+from app.core.consensus.batch import BatchFinished, BatchSampler, sample_seeds
+from app.core.consensus.memory_plan import plan_consensus
+from app.core.inference.backend import LoadedModel
+from app.core.inference.cpu_probe import choose_config
+from app.core.inference.sampling import SamplingParams
+from app.core.models.gguf import read_gguf_info
+
+path = Path(sys.argv[1])
+model = LoadedModel(path, use_extra_bufts=choose_config(path).config.use_extra_bufts)
+prompt = model.tokenize("<|im_start|>user\\nTell me a story.<|im_end|>\\n<|im_start|>assistant\\n")
+# The plan has room for 400 tokens a sample, so its KV cache (allocated and cleared
+# whole when the context is made) is large; the samples stop after 4 to keep it quick.
+plan = plan_consensus(read_gguf_info(path), samples=32, prompt_tokens=len(prompt),
+                      max_tokens=400, budget_bytes=4 * 1024**3)
+sampling = SamplingParams(temperature=0.8, max_tokens=4, seed=3)
+for event in BatchSampler(model, 2).run(prompt, sampling, sample_seeds(3, 32), plan):
+    if isinstance(event, BatchFinished):
+        assert event.error is None and event.tokens > 0
+hwm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(json.dumps({"peak": hwm, "kv": plan.kv_bytes, "parallel": plan.parallel}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM")
+def test_peak_memory_stays_within_model_kv_and_300_mib(test_model_path: Path) -> None:
+    # A fresh process, so the peak is this run's: interpreter, model, KV, buffers.
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_CHILD, str(test_model_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["parallel"] == 32 and figures["kv"] > 300 * MIB
+    bound = test_model_path.stat().st_size + figures["kv"] + 300 * MIB
+    assert figures["peak"] <= bound, (figures["peak"] / MIB, bound / MIB)
