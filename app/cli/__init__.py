@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli import models, solve
+from app.cli import audit, models, solve
 from app.cli.errors import EXIT_CANCELLED, EXIT_USAGE, CliError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     solve.add_parser(commands)
     models.add_parser(commands)
+    audit.add_parser(commands)
     return parser
 
 

@@ -30,6 +30,7 @@ from app.core.consensus.runner import (
 )
 from app.core.inference.engine import Engine, Finished, FinishReason
 from app.core.inference.sampling import SamplingParams
+from app.core.models.gguf import GGUFError, read_gguf_info
 
 
 class AuditError(RuntimeError):
@@ -166,9 +167,13 @@ class AuditRunner:
         for path in self.config.models:
             if self._cancelled:
                 return
+            key = model_key(path)
+            if not self.missing(key):  # all saved: no need to load a multi-GB model
+                yield ModelStarted(path, key, _header_name(path))
+                yield from self._all_saved(key)
+                continue
             engine = self.open_engine(path)
             try:
-                key = model_key(path)
                 yield ModelStarted(path, key, engine.info.name or path.stem)
                 self._engine, self._runner = engine, ConsensusRunner(engine)
                 for event in self._model_events(engine, key, clock, done):
@@ -182,29 +187,29 @@ class AuditRunner:
                 engine.close()
         yield AuditDone(clock.seconds, clock.new, clock.tokens)
 
+    def missing(self, model: str) -> int:
+        """Samples of one model (its key) not saved yet."""
+        wanted = 0
+        for q in self.config.questions.questions:
+            for budget, temperature in self.config.conditions():
+                saved = self.store.samples(self.key(q, model, temperature, budget))
+                wanted += sum(1 for i in range(self.config.samples) if i not in saved)
+            if self.config.greedy:
+                for budget in self.config.think_budgets:
+                    wanted += GREEDY not in self.store.samples(self.key(q, model, 0.0, budget))
+        return wanted
+
+    def _all_saved(self, model: str) -> Iterator[ConditionDone]:
+        for budget in self.config.think_budgets:
+            for q in self.config.questions.questions:
+                for temperature in self.config.temperatures:
+                    yield ConditionDone(self.key(q, model, temperature, budget), q, True)
+
     def store_count(self) -> int:
         """Saved samples that belong to this audit's conditions."""
-        total = 0
-        for key in self.keys():
-            saved = self.store.samples(key)
-            total += sum(1 for i in saved if i < self.config.samples)
-        for key in self.greedy_keys():
-            total += GREEDY in self.store.samples(key)
-        return total
-
-    def keys(self) -> Iterator[RunKey]:
-        for path in self.config.models:
-            for budget, temperature in self.config.conditions():
-                for q in self.config.questions.questions:
-                    yield self.key(q, model_key(path), temperature, budget)
-
-    def greedy_keys(self) -> Iterator[RunKey]:
-        if not self.config.greedy:
-            return
-        for path in self.config.models:
-            for budget in self.config.think_budgets:
-                for q in self.config.questions.questions:
-                    yield self.key(q, model_key(path), 0.0, budget)
+        return self.config.total_samples - sum(
+            self.missing(model_key(p)) for p in self.config.models
+        )
 
     def key(self, q: AuditQuestion, model: str, temperature: float, budget: int | None) -> RunKey:
         return RunKey(q.id, model, temperature, budget, condition_seed(self.store.seed, q.id))
@@ -294,3 +299,10 @@ class AuditRunner:
                     raise AuditError(f"question {q.id} (greedy): {result.error}")
                 self.store.add(key, AuditSample.from_result(GREEDY, result))
         return True
+
+
+def _header_name(path: Path) -> str:
+    try:
+        return read_gguf_info(path).name or path.stem
+    except GGUFError:
+        return path.stem
