@@ -69,6 +69,14 @@ def add_parser(commands: Any) -> None:
         help="one or more temperatures (default 0.6)",
     )
     p.add_argument(
+        "--think-budget",
+        type=think_budget_arg,
+        nargs="+",
+        default=[None],
+        metavar="B",
+        help="thinking budgets in tokens to sweep (0: no thinking; 'unlimited'); default unlimited",
+    )
+    p.add_argument(
         "--claim", help='the claim to check, e.g. "100%% self-consistency at 512 samples, 0 bits"'
     )
     p.add_argument("--json", action="store_true", help="print the report data as JSON")
@@ -89,6 +97,18 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(func=run)
 
 
+def think_budget_arg(text: str) -> int | None:
+    if text.lower() in ("unlimited", "none", "inf"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of tokens: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a thinking budget is 0 or more tokens")
+    return value
+
+
 def check_options(args: argparse.Namespace) -> tuple[QuestionSet, Claim | None]:
     """Everything that can be refused before a model loads."""
     if not MIN_SAMPLES <= args.samples <= MAX_SAMPLES:
@@ -100,6 +120,8 @@ def check_options(args: argparse.Namespace) -> tuple[QuestionSet, Claim | None]:
             raise CliError(f"--temperature must be between 0 and 5, got {t}", EXIT_USAGE)
     if len(set(args.temperature)) != len(args.temperature):
         raise CliError("--temperature lists a temperature twice", EXIT_USAGE)
+    if len(set(args.think_budget)) != len(args.think_budget):
+        raise CliError("--think-budget lists a budget twice", EXIT_USAGE)
     if args.model and len(args.model) > MAX_MODELS:
         raise CliError(f"at most {MAX_MODELS} models side by side", EXIT_USAGE)
     if args.seed is not None and not 0 <= args.seed < 2**31:
@@ -195,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
         models=paths,
         samples=args.samples,
         temperatures=tuple(args.temperature),
+        think_budgets=tuple(args.think_budget),
         max_tokens=args.max_tokens,
         thinking=not args.no_think,
         greedy=not args.no_greedy,

@@ -59,6 +59,12 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--no-think", action="store_true", help="turn thinking off where supported")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument(
+        "--think-budget",
+        type=int,
+        metavar="B",
+        help="close the reasoning after B tokens (0: no thinking; default: no cap)",
+    )
+    p.add_argument(
         "--samples",
         "-n",
         type=int,
@@ -108,6 +114,8 @@ def read_question(raw: str) -> str:
 
 def check_options(args: argparse.Namespace) -> None:
     """Refuse bad numbers before the model loads (a 2.5 GB load takes a while)."""
+    if args.think_budget is not None and args.think_budget < 0:
+        raise CliError("--think-budget must be 0 or more tokens", EXIT_USAGE)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise CliError("--max-tokens must be at least 1", EXIT_USAGE)
     if args.samples != 1 and not MIN_SAMPLES <= args.samples <= MAX_SAMPLES:
@@ -223,6 +231,7 @@ def sample_json(index: int, result: GenerationResult) -> dict[str, Any]:
         "time_to_first_token": result.time_to_first_token,
         "finish_reason": result.finish_reason,
         "error": result.error,
+        "trace_cut_at": result.trace_cut_at,
     }
 
 
@@ -288,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
         if args.samples > 1:
             return run_consensus(engine, args, messages, sampling, thinking)
         with _CancelOnInterrupt(engine):
-            events = engine.generate(messages, sampling, thinking)
+            events = engine.generate(messages, sampling, thinking, args.think_budget)
             result = final_event(events) if args.json else stream_to_terminal(events)
         if args.json:
             payload = {
@@ -308,7 +317,9 @@ def run_consensus(
     thinking: bool,
 ) -> int:
     runner = ConsensusRunner(engine)
-    request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
+    request = ConsensusRequest(
+        messages, sampling, args.samples, thinking, args.early_stop, think_budget=args.think_budget
+    )
     progress = sys.stderr.isatty() and not args.json
     if sampling.deterministic and args.samples > 1:
         print(f"quorum: warning: {same_samples_warning(args.samples)}", file=sys.stderr)

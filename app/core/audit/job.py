@@ -269,6 +269,7 @@ class AuditRunner:
             sampling=self._sampling(base, key),
             samples=self.config.samples,
             thinking=self.config.thinking,
+            think_budget=key.think_budget,
         )
         for event in self._runner.run(request):
             if isinstance(event, ConsensusSample):
@@ -287,9 +288,8 @@ class AuditRunner:
     def _greedy(self, engine: Engine, q: AuditQuestion, key: RunKey, base: SamplingParams) -> bool:
         """Decode and save the greedy baseline; False when it was cancelled."""
         sampling = self._sampling(base, key)
-        for event in engine.generate(
-            [{"role": "user", "content": q.question}], sampling, self.config.thinking
-        ):
+        messages = [{"role": "user", "content": q.question}]
+        for event in engine.generate(messages, sampling, self.config.thinking, key.think_budget):
             if isinstance(event, Finished):
                 result = event.result
                 if result.finish_reason == FinishReason.CANCELLED or self._cancelled:

@@ -54,7 +54,7 @@ class AuditSample:
             finish_reason=str(result.finish_reason),
             tokens=result.completion_tokens,
             seconds=round(result.seconds, 4),
-            trace_cut_at=getattr(result, "trace_cut_at", None),
+            trace_cut_at=result.trace_cut_at,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from app.core.inference.backend import (
 from app.core.inference.engine import SLOW_STEP_S, FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
+from app.core.inference.think_budget import ThinkBudget
 
 
 def sample_seeds(base_seed: int, n: int) -> list[int]:
@@ -93,6 +94,7 @@ class _Slot:
     first_token_at: float | None = None
     next_token: int = 0
     pos: int = 0
+    budget: ThinkBudget | None = None  # the thinking budget's hook (think_budget.py)
 
     def result(
         self, prompt_tokens: int, reason: FinishReason, thinking: bool | None
@@ -111,6 +113,7 @@ class _Slot:
             finish_reason=reason,
             sampling=self.sampling,
             thinking=thinking,
+            trace_cut_at=self.budget.cut_at if self.budget else None,
         )
 
 
@@ -137,6 +140,7 @@ class _BatchRun:
     results: list[GenerationResult | None]
     free_seqs: list[int]
     max_in_flight: int
+    make_budget: Callable[[], ThinkBudget | None] | None = None
     memory: Any = None
     slots: dict[int, _Slot] = field(default_factory=dict)
     next_index: int = 0  # the next sample to start
@@ -168,6 +172,7 @@ class _BatchRun:
                 ReasoningSplitter(starts_in_trace=self.starts_in_trace),
                 next_token=self.prompt[-1],
                 pos=self.n_prompt - 1,
+                budget=self.make_budget() if self.make_budget else None,
             )
             self.next_index += 1
 
@@ -226,6 +231,7 @@ class BatchSampler:
         thinking: bool | None = None,
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
+        make_budget: Callable[[], ThinkBudget | None] | None = None,
     ) -> Iterator[BatchEvent]:
         """Decode ``len(seeds)`` samples; ``should_stop`` is asked after each one finishes.
 
@@ -244,6 +250,7 @@ class BatchSampler:
             results=[None] * len(seeds),
             free_seqs=list(range(plan.parallel - 1, -1, -1)),
             max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
+            make_budget=make_budget,
         )
         ctx = new_context(
             self.model,
@@ -341,7 +348,12 @@ class BatchSampler:
         self, ctx: Any, slot: _Slot, batch_index: int, run: _BatchRun
     ) -> FinishReason | None:
         """Sample the slot's next token; return a finish reason when its sample ends."""
-        token = slot.chain.sample(ctx, batch_index)
+        if slot.budget:
+            token = slot.budget.next_token(
+                lambda: slot.chain.sample(ctx, batch_index), slot.chain.accept
+            )
+        else:
+            token = slot.chain.sample(ctx, batch_index)
         if self.model.is_eog(token):
             return FinishReason.STOP
         slot.tokens += 1
@@ -349,6 +361,8 @@ class BatchSampler:
         if slot.first_token_at is None:
             slot.first_token_at = time.perf_counter()
         slot.splitter.feed(slot.decoder.decode(self.model.piece(token)))
+        if slot.budget:
+            slot.budget.observe(slot.splitter.channel)
         slot.next_token = token
         slot.pos += 1
         if slot.tokens >= slot.sampling.max_tokens:

@@ -102,6 +102,7 @@ def sample_dict(index: int, result: GenerationResult, group: str | None) -> dict
         "answer": result.answer,
         "trace": result.trace,
         "error": result.error,
+        "trace_cut_at": result.trace_cut_at,
     }
 
 

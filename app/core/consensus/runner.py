@@ -50,6 +50,8 @@ class ConsensusRequest:
     # makes every token attend over all samples' cells (masked), which grows with N x
     # trace length; measured on 2 cores, split was as fast at N=8..32 on short answers.
     kv_unified: bool = False
+    # Close each sample's trace after this many trace tokens (0: no thinking); None: no cap.
+    think_budget: int | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class ConsensusRunner:
             thinking=thinking,
             should_stop=should_stop,
             max_in_flight=in_flight_limit(request.samples, plan.parallel, request.early_stop),
+            make_budget=lambda: self.engine.think_budget(request.think_budget, opens_trace),
         ):
             if isinstance(event, SampleFinished):
                 label = tally.add(event.index, event.result)

@@ -34,6 +34,7 @@ from app.core.inference.chat_template import render_chat, supports_thinking_togg
 from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
 from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
+from app.core.inference.think_budget import ThinkBudget, check_budget, closing_text
 from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
 
 
@@ -92,6 +93,7 @@ class GenerationResult:
     sampling: SamplingParams
     thinking: bool | None
     error: str | None = None
+    trace_cut_at: int | None = None  # trace tokens when a thinking budget closed the trace
 
     @property
     def seed(self) -> int:
@@ -122,6 +124,7 @@ class _Run:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     first_token_at: float | None = None
+    budget: ThinkBudget | None = None
 
     def result(
         self, splitter: ReasoningSplitter, reason: FinishReason, error: str | None = None
@@ -140,6 +143,7 @@ class _Run:
             sampling=self.sampling,
             thinking=self.thinking,
             error=error,
+            trace_cut_at=self.budget.cut_at if self.budget else None,
         )
 
 
@@ -221,6 +225,13 @@ class Engine:
             eos_token=eos_text,
         ).text
 
+    def think_budget(self, budget: int | None, starts_in_trace: bool) -> ThinkBudget | None:
+        """A fresh budget for one sample; None when thinking is unlimited."""
+        if check_budget(budget) is None:
+            return None
+        close = self.model.tokenize(closing_text(self.info.chat_template), add_special=False)
+        return ThinkBudget(budget or 0, close, starts_in_trace=starts_in_trace)
+
     def cancel(self) -> None:
         """Stop the run in progress (callable from any thread)."""
         self._cancel.set()
@@ -230,13 +241,19 @@ class Engine:
         messages: Sequence[Message],
         sampling: SamplingParams | None = None,
         thinking: bool | None = None,
+        think_budget: int | None = None,
     ) -> Iterator[EngineEvent]:
-        """Stream one answer. Always ends with exactly one ``Finished`` event."""
+        """Stream one answer. Always ends with exactly one ``Finished`` event.
+
+        think_budget: close the trace after this many trace tokens (0: no thinking;
+        None: unlimited); see app.core.inference.think_budget."""
         self._cancel.clear()
         params = (sampling or self.default_sampling(thinking)).with_seed().validated()
         run = _Run(params, thinking if self.supports_thinking else None)
         prompt = self.render_prompt(messages, thinking)
-        splitter = ReasoningSplitter(starts_in_trace=template_opens_trace(prompt))
+        opens_trace = template_opens_trace(prompt)
+        splitter = ReasoningSplitter(starts_in_trace=opens_trace)
+        run.budget = self.think_budget(think_budget, opens_trace)
         tokens = self.model.tokenize(prompt)
         run.prompt_tokens = len(tokens)
         if len(tokens) >= self.n_ctx:
@@ -289,7 +306,11 @@ class Engine:
                 if self._cancel.is_set():
                     reason = FinishReason.CANCELLED
                     break
-                token = chain.sample(self._ctx, -1)
+                token = (
+                    run.budget.next_token(lambda: chain.sample(self._ctx, -1), chain.accept)
+                    if run.budget
+                    else chain.sample(self._ctx, -1)
+                )
                 if self.model.is_eog(token):
                     break
                 run.completion_tokens += 1
@@ -297,6 +318,8 @@ class Engine:
                     run.first_token_at = time.perf_counter()
                 for channel, text in splitter.feed(decoder.decode(self.model.piece(token))):
                     yield TextChunk(channel, text, run.completion_tokens)
+                if run.budget:
+                    run.budget.observe(splitter.channel)
                 if run.completion_tokens >= run.sampling.max_tokens:
                     reason = FinishReason.LENGTH
                     break
