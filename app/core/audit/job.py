@@ -124,6 +124,8 @@ AuditEvent = ModelStarted | AuditProgress | ConditionDone | AuditDone
 
 @dataclass
 class _Clock:
+    """This run's own pace: seconds since it started, samples and tokens it decoded."""
+
     started: float = field(default_factory=time.perf_counter)
     new: int = 0
     tokens: int = 0
