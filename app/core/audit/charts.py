@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-RIGHT, WRONG, UNGRADED = "#2e7d32", "#c62828", "#757575"
+RIGHT, WRONG, UNGRADED, NO_ANSWER = "#2e7d32", "#c62828", "#757575", "#d5d5d5"
 SERIES = ("#1565c0", "#ef6c00", "#6a1b9a", "#00838f")
 _W, _H, _PAD = 640, 240, 44
 
@@ -53,7 +53,8 @@ def _y(share: float, height: int) -> float:
 
 def agreement_chart(questions: Sequence[dict[str, Any]], title: str) -> str:
     """One bar per question (its agreement), its Wilson 95% interval as a whisker; green
-    where the majority is right, red where wrong, grey without a reference."""
+    where the majority is right, red where wrong, dark grey without a reference, light
+    grey where most samples gave no answer."""
     n = max(1, len(questions))
     step = min(40.0, (_W - _PAD - 20) / n)
     width = int(_PAD + 20 + step * n)
@@ -61,6 +62,8 @@ def agreement_chart(questions: Sequence[dict[str, Any]], title: str) -> str:
     for i, q in enumerate(questions):
         x = _PAD + 6 + i * step
         colour = {True: RIGHT, False: WRONG, None: UNGRADED}[q["majority_correct"]]
+        if q["majority_is_no_answer"]:
+            colour = NO_ANSWER
         top, bottom = _y(q["agreement"], _H), _y(0.0, _H)
         low, high = q["agreement_ci95"]
         mid = x + step * 0.35
@@ -81,6 +84,11 @@ def reliability_chart(bins: Sequence[dict[str, Any]], title: str) -> str:
     whiskers; the diagonal is perfect calibration."""
     body = _axes(_W, _H, "mean agreement in bin", "majority accuracy")
     span = _W - _PAD - 10
+    for tick in (0.0, 0.5, 1.0):
+        body.append(
+            f'<text x="{_PAD + tick * span:.1f}" y="{_H - _PAD + 14}" text-anchor="middle" '
+            f'font-size="10">{tick:.0%}</text>'
+        )
     body.append(
         f'<line x1="{_PAD}" y1="{_y(0, _H):.1f}" x2="{_PAD + span}" y2="{_y(1, _H):.1f}" '
         'stroke="#999" stroke-dasharray="4 3"/>'

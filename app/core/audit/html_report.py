@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from app.core.audit.charts import agreement_chart, reliability_chart, sweep_chart
-from app.core.audit.markdown import mean_agreement_text, share_text
+from app.core.audit.markdown import budget_cell, mean_agreement_text, share_text
 from app.core.consensus.figure_lines import format_bound, format_share
 
 SAMPLES_SHOWN = 16
@@ -64,7 +64,9 @@ def audit_html(data: dict[str, Any]) -> str:
         "no-answer counted as a group. Mean agreement: bootstrap 95% interval over questions; "
         "other shares: Wilson 95% intervals. Single sample: mean share of samples that were "
         "right. Entropy: plug-in bits (0.00 is no bound). Trace distance: mean pairwise "
-        "normalised word edit distance (0 identical, 1 disjoint).</p>",
+        "normalised word edit distance (0 identical, 1 disjoint). Charts: green bars where "
+        "the majority is right, red where wrong, light grey where most samples gave no "
+        "answer; whiskers are Wilson 95% intervals.</p>",
     ]
     if data.get("claim"):
         parts.append("<h2>Claim card</h2>")
@@ -101,7 +103,7 @@ def _results(conditions: list[dict[str, Any]], names: dict[str, str]) -> str:
             [
                 _e(names.get(c["model"], c["model"])),
                 f"{c['temperature']:g}",
-                _budget(c["think_budget"]),
+                budget_cell(c),
                 str(f["questions"]),
                 _e(mean_agreement_text(f)),
                 _e(share_text(f["unanimous"])),

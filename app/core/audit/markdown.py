@@ -40,6 +40,14 @@ def _budget(value: int | None) -> str:
     return "unlimited" if value is None else str(value)
 
 
+def budget_cell(condition: dict[str, Any]) -> str:
+    """The condition's thinking budget and how many samples' traces it cut."""
+    budget = condition["think_budget"]
+    if budget is None:
+        return "unlimited"
+    return f"{budget} ({condition['figures']['trace_cuts']} traces cut)"
+
+
 def audit_markdown(data: dict[str, Any], *, details: bool = True) -> str:
     """The summary; details=False leaves out the per-condition calibration and question
     tables (what the CLI prints)."""
@@ -100,7 +108,7 @@ def _results_table(conditions: list[dict[str, Any]], names: dict[str, str]) -> s
             [
                 inline(names.get(c["model"], c["model"])),
                 f"{c['temperature']:g}",
-                _budget(c["think_budget"]),
+                budget_cell(c),
                 str(f["questions"]),
                 mean_agreement_text(f),
                 share_text(f["unanimous"]),

@@ -86,3 +86,31 @@ def test_markdown_summary_states_the_figures(tmp_path: Path) -> None:
     assert "Majority right" not in md and "Calibration" not in md
     full = audit_markdown(data)
     assert "| Majority right |" in full and "Expected calibration error" in full
+
+
+def test_budget_cell_and_no_answer_bars() -> None:
+    from app.core.audit.charts import NO_ANSWER, WRONG, agreement_chart
+    from app.core.audit.markdown import budget_cell
+
+    assert budget_cell({"think_budget": None, "figures": {"trace_cuts": 0}}) == "unlimited"
+    assert budget_cell({"think_budget": 256, "figures": {"trace_cuts": 7}}) == "256 (7 traces cut)"
+    questions = [
+        {
+            "id": "a",
+            "n": 4,
+            "agreement": 1.0,
+            "agreement_ci95": [0.5, 1.0],
+            "majority_correct": False,
+            "majority_is_no_answer": True,
+        },
+        {
+            "id": "b",
+            "n": 4,
+            "agreement": 0.5,
+            "agreement_ci95": [0.2, 0.8],
+            "majority_correct": False,
+            "majority_is_no_answer": False,
+        },
+    ]
+    svg = agreement_chart(questions, "t")
+    assert svg.count(f'fill="{NO_ANSWER}"') == 1 and svg.count(f'fill="{WRONG}"') == 1
