@@ -76,3 +76,38 @@ def test_real_audit_saves_every_sample_and_resumes_without_redoing(
         same = summarise(config, store, [ModelInfo(key, "smol", str(test_model_path))])
     assert same.conditions[0].figures == condition.figures
     assert path.read_text(encoding="utf-8").splitlines() == lines
+
+
+def test_real_budget_sweep_records_where_traces_were_cut(
+    test_model_path: Path, tmp_path: Path
+) -> None:
+    from tests.core.inference.test_chat_template import OPENS_THINK_TEMPLATE
+    from tests.gguf_edit import copy_with_string
+
+    # SmolLM2 with a template that opens <think>: it never closes it, so only the budget can.
+    model = copy_with_string(
+        test_model_path, tmp_path / "r1.gguf", "tokenizer.chat_template", OPENS_THINK_TEMPLATE
+    )
+    one = parse_question_set(
+        b'{"id": "mul", "question": "What is 7 * 8?", "answer": "56"}\n', name="one.jsonl"
+    )
+    config = AuditConfig(
+        one,
+        (model,),
+        samples=2,
+        temperatures=(0.8,),
+        think_budgets=(0, 5),
+        max_tokens=16,
+        greedy=False,
+    )
+    with SampleStore(tmp_path / "b.jsonl", seed=4, set_sha256=one.sha256) as store:
+        list(AuditRunner(config, store, _open).run())
+        results = summarise(config, store, [ModelInfo(model_key(model), "r1", str(model))])
+    by_budget = {c.think_budget: c for c in results.conditions}
+    assert set(by_budget) == {0, 5}
+    for budget, condition in by_budget.items():
+        samples = condition.samples["mul"]
+        assert [s.trace_cut_at for s in samples] == [budget, budget]
+        assert condition.figures.trace_cuts == 2
+    assert all(s.trace == "" for s in by_budget[0].samples["mul"]), "B = 0: no thinking"
+    assert all(s.trace for s in by_budget[5].samples["mul"])
