@@ -67,6 +67,7 @@ class SetFigures:
     mean_agreement: float | None
     mean_agreement_ci95: tuple[float, float] | None
     unanimous: Share  # questions with every sample in one real answer
+    all_no_answer: int  # questions where no sample gave an answer at all
     majority_accuracy: Share  # over questions with a reference
     single_sample_accuracy: float | None  # mean over questions of the share right
     first_sample_accuracy: Share  # sample 0 of each question with a reference
@@ -141,6 +142,7 @@ def set_figures(figures: Sequence[QuestionFigures]) -> SetFigures:
         mean_agreement=_mean(agreements),
         mean_agreement_ci95=bootstrap_mean_ci(agreements),
         unanimous=Share(sum(1 for f in counted if f.unanimous), len(counted)),
+        all_no_answer=sum(1 for f in counted if f.stats.no_answer == f.n),
         majority_accuracy=Share(sum(1 for f in graded if f.majority_correct), len(graded)),
         single_sample_accuracy=_mean([(f.correct_samples or 0) / f.n for f in graded]),
         first_sample_accuracy=Share(

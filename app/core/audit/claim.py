@@ -90,6 +90,11 @@ def claim_lines(
             f"; on those, any other answer has at most {format_bound(unanimous_bound)} "
             "probability (95%)"
         )
+    if figures.all_no_answer:
+        unanimous += (
+            f"; {figures.all_no_answer} more had no sample with an answer (agreement 100% "
+            "on no answer, which is no self-consistency)"
+        )
     lines.append(unanimous + ".")
     if claim.samples is not None and claim.samples != samples:
         claimed_bound = 1 - wilson_interval(claim.samples, claim.samples)[0]
@@ -133,7 +138,7 @@ def _verdict(claimed: float, figures: SetFigures, ci: tuple[float, float]) -> st
     if claimed == 1.0:
         if u.k == u.n:
             return "every question was unanimous, consistent with the claim at this n."
-        return f"not met: {u.n - u.k} of {u.n} questions had more than one answer."
+        return f"not met: {u.n - u.k} of {u.n} questions were not unanimous on one answer."
     if claimed > ci[1]:
         return "the claim is above the interval."
     if claimed < ci[0]:

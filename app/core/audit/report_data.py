@@ -94,6 +94,7 @@ def figures_dict(f: SetFigures) -> dict[str, Any]:
         "mean_agreement_ci95": list(f.mean_agreement_ci95) if f.mean_agreement_ci95 else None,
         "mean_agreement_interval": "percentile bootstrap over questions, 2,000 resamples",
         "unanimous": share_dict(f.unanimous),
+        "all_no_answer": f.all_no_answer,
         "majority_accuracy": share_dict(f.majority_accuracy),
         "single_sample_accuracy": f.single_sample_accuracy,
         "first_sample_accuracy": share_dict(f.first_sample_accuracy),

@@ -34,21 +34,23 @@ def test_card_states_the_measured_figures_with_intervals() -> None:
     split = question_figures(
         "s", simulated_samples(["7"] * 12 + ["8"] * 4, [trace] * 16), reference="8"
     )
-    figures = set_figures([*unanimous, split])
+    silent = question_figures("n", simulated_samples([None] * 16), reference="7")
+    figures = set_figures([*unanimous, split, silent])
     lines = claim_lines(
         parse_claim("100% self-consistency at 512 samples, 0 bits"),
         figures,
         condition="model, T 0.6",
         samples=16,
         unanimous_bound=unanimous[0].other_answer_bound,
-        entropy_zero=(3, 4),
+        entropy_zero=(3, 5),
         collapse=trace_collapse(figures, deterministic=False),
     )
     text = "\n".join(lines)
-    assert "16/16 on 3 of 4 questions (75% [30%–95%])" in text
+    assert "16/16 on 3 of 5 questions (60% [23%–88%])" in text
+    assert "1 more had no sample with an answer" in text
     assert "any other answer has at most 20% probability (95%)" in text
     assert "n of n at 512 would bound any other answer at 0.75%" in text
-    assert "not met: 1 of 4 questions had more than one answer" in text
-    assert "0.00 bits on 3 of 4 questions" in text and "not a bound" in text
-    assert "Majority accuracy 75% [30%–95%] of 4 questions" in text
+    assert "not met: 2 of 5 questions were not unanimous on one answer" in text
+    assert "0.00 bits on 3 of 5 questions" in text and "not a bound" in text
+    assert "Majority accuracy 60% [23%–88%] of 5 questions" in text
     assert "Looks like mode collapse or greedy decoding" in text

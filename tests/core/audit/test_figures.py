@@ -45,6 +45,8 @@ def test_no_answer_bucket_counts_and_leads() -> None:
     assert not f.unanimous
     allnone = question_figures("q", simulated_samples([None] * 4), reference="4")
     assert not allnone.unanimous and allnone.other_answer_bound is None
+    totals = set_figures([f, allnone])
+    assert totals.all_no_answer == 1 and totals.unanimous == Share(0, 2)
 
 
 def test_choice_letters_and_greedy_baseline() -> None:
