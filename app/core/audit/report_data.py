@@ -67,7 +67,8 @@ def audit_report(
             if v is not None
         ],
         "conditions": [_condition(c, questions, results.seed) for c in results.conditions],
-        "timings": {"seconds": seconds, "completion_tokens": tokens},
+        # A resumed audit decodes only what was missing: these count this run alone.
+        "timings": {"this_run_seconds": seconds, "this_run_completion_tokens": tokens},
         "software": software_summary() if environment else None,
         "hardware": hardware_summary() if environment else None,
     }
