@@ -102,7 +102,6 @@ def sample_dict(index: int, result: GenerationResult, group: str | None) -> dict
         "answer": result.answer,
         "trace": result.trace,
         "error": result.error,
-        "trace_cut_at": result.trace_cut_at,
     }
 
 
