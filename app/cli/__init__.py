@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli import history, models, solve
+from app.cli import audit, history, models, solve
 from app.cli.errors import EXIT_CANCELLED, EXIT_USAGE, CliError
 
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_parser(commands)
     models.add_parser(commands)
     history.add_parser(commands)
+    audit.add_parser(commands)
     return parser
 
 

@@ -139,6 +139,7 @@ def resume_run(args: argparse.Namespace) -> int:
             request = ConsensusRequest(
                 conversation.messages_for(record.question), point.sampling, point.samples,
                 point.thinking, cast(EarlyStopChoice, point.early_stop), kept=point.kept,
+                think_budget=point.think_budget,
             )  # fmt: skip
             missing = len(point.missing)
             print(f"quorum: resuming run {args.run_id}: {len(point.kept)} of {point.samples} "

@@ -70,6 +70,12 @@ def add_parser(commands: Any) -> None:
         help="with --json: leave out each token's confidence (token_stats)",
     )
     p.add_argument(
+        "--think-budget",
+        type=int,
+        metavar="B",
+        help="close the reasoning after B tokens (0: no thinking; default: no cap)",
+    )
+    p.add_argument(
         "--samples",
         "-n",
         type=int,
@@ -120,6 +126,8 @@ def read_question(raw: str) -> str:
 
 def check_options(args: argparse.Namespace) -> None:
     """Refuse bad numbers before the model loads (a 2.5 GB load takes a while)."""
+    if args.think_budget is not None and args.think_budget < 0:
+        raise CliError("--think-budget must be 0 or more tokens", EXIT_USAGE)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise CliError("--max-tokens must be at least 1", EXIT_USAGE)
     if args.samples != 1 and not MIN_SAMPLES <= args.samples <= MAX_SAMPLES:
@@ -244,6 +252,7 @@ def sample_json(
         "time_to_first_token": result.time_to_first_token,
         "finish_reason": result.finish_reason,
         "error": result.error,
+        "trace_cut_at": result.trace_cut_at,
         **extra,
     }
 
@@ -312,14 +321,17 @@ def run(args: argparse.Namespace) -> int:
         messages = [{"role": "user", "content": question}]
         if args.samples > 1:
             sampling = sampling.with_seed()  # recorded when the run begins: seeds derive from it
-            request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
+            request = ConsensusRequest(messages, sampling, args.samples, thinking,
+                                       args.early_stop, think_budget=args.think_budget)  # fmt: skip
             recorder.pending(question, sampling, thinking, samples=args.samples,
-                             early_stop=args.early_stop)  # fmt: skip
+                             early_stop=args.early_stop,
+                             think_budget=args.think_budget)  # fmt: skip
             return run_consensus(engine, request, recorder, as_json=args.json)
         recorder.begin(question, sampling, thinking)
         with _CancelOnInterrupt(engine):
             with_stats = args.json and not args.no_token_stats
-            generation = engine.generate(messages, sampling, thinking, token_stats=with_stats)
+            generation = engine.generate(messages, sampling, thinking, args.think_budget,
+                                         token_stats=with_stats)  # fmt: skip
             events = recorder.watching(generation)
             result = final_event(events) if args.json else stream_to_terminal(events)
         recorder.finish_single(result)

@@ -41,6 +41,7 @@ from app.core.inference.backend import (
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
+from app.core.inference.think_budget import ThinkBudget
 
 # A batch step slower than this gets llama.cpp's abort callback for the next step. The
 # callback is a Python call after every graph node, on the thread that computes it,
@@ -105,6 +106,7 @@ class _Slot:
     first_token_at: float | None = None
     next_token: int = 0
     pos: int = 0
+    budget: ThinkBudget | None = None  # the thinking budget's hook (think_budget.py)
 
     def result(
         self, prompt_tokens: int, reason: FinishReason, thinking: bool | None
@@ -123,6 +125,7 @@ class _Slot:
             finish_reason=reason,
             sampling=self.sampling,
             thinking=thinking,
+            trace_cut_at=self.budget.cut_at if self.budget else None,
         )
 
 
@@ -148,6 +151,7 @@ class _BatchRun:
     results: list[GenerationResult | None]
     free_seqs: list[int]
     max_in_flight: int
+    make_budget: Callable[[], ThinkBudget | None] | None = None
     memory: Any = None
     # Sequences whose cache holds the prompt; the prompt is evaluated into sequence 0,
     # which keeps it to the end (a slot is only ever cut back to the prompt).
@@ -182,6 +186,7 @@ class _BatchRun:
                 ReasoningSplitter(starts_in_trace=self.starts_in_trace),
                 next_token=self.prompt[-1],
                 pos=self.n_prompt - 1,
+                budget=self.make_budget() if self.make_budget else None,
             )
             self.next_index += 1
 
@@ -272,6 +277,7 @@ class BatchSampler:
         thinking: bool | None = None,
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
+        make_budget: Callable[[], ThinkBudget | None] | None = None,
     ) -> Iterator[BatchEvent]:
         """Decode ``len(seeds)`` samples; ``should_stop`` is asked after each one finishes.
 
@@ -289,6 +295,7 @@ class BatchSampler:
             results=[None] * len(seeds),
             free_seqs=list(range(plan.parallel - 1, -1, -1)),
             max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
+            make_budget=make_budget,
         )
         ctx = new_context(self.model, context_spec(plan, self.n_threads))
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
@@ -377,7 +384,12 @@ class BatchSampler:
         self, ctx: Any, slot: _Slot, batch_index: int, run: _BatchRun
     ) -> FinishReason | None:
         """Sample the slot's next token; return a finish reason when its sample ends."""
-        token = slot.chain.sample(ctx, batch_index)
+        if slot.budget:
+            token = slot.budget.next_token(
+                lambda: slot.chain.sample(ctx, batch_index), slot.chain.accept
+            )
+        else:
+            token = slot.chain.sample(ctx, batch_index)
         if self.model.is_eog(token):
             return FinishReason.STOP
         slot.tokens += 1
@@ -385,6 +397,8 @@ class BatchSampler:
         if slot.first_token_at is None:
             slot.first_token_at = time.perf_counter()
         slot.splitter.feed(slot.decoder.decode(self.model.piece(token)))
+        if slot.budget:
+            slot.budget.observe(slot.splitter.channel)
         slot.next_token = token
         slot.pos += 1
         if slot.tokens >= slot.sampling.max_tokens:

@@ -29,6 +29,7 @@ class ResumePoint:
     thinking: bool | None
     early_stop: str
     kept: dict[int, SampleRecord]
+    think_budget: int | None = None  # the trace cap the run was asked with
 
     @property
     def missing(self) -> list[int]:
@@ -54,6 +55,7 @@ def resume_point(record: RunRecord) -> ResumePoint:
     if len(kept) == samples:
         raise ValueError("every sample of this run is saved; there is nothing left to run")
     thinking = params.get("thinking")
+    budget = params.get("think_budget")
     return ResumePoint(
         run=record,
         sampling=sampling,
@@ -61,6 +63,7 @@ def resume_point(record: RunRecord) -> ResumePoint:
         thinking=thinking if isinstance(thinking, bool) else None,
         early_stop=str(params.get("early_stop", "off")),
         kept=kept,
+        think_budget=budget if isinstance(budget, int) else None,
     )
 
 

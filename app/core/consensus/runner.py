@@ -55,6 +55,8 @@ class ConsensusRequest:
     # Resuming an interrupted run: its saved samples by index. Only the other indices
     # are decoded, each with the seed it had from the start (app.core.consensus.resume).
     kept: Mapping[int, SampleRecord] = field(default_factory=dict)
+    # Close each sample's trace after this many trace tokens (0: no thinking); None: no cap.
+    think_budget: int | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,11 @@ class ConsensusRunner:
             thinking=thinking,
             should_stop=run.should_stop,
             max_in_flight=in_flight_limit(len(missing), plan.parallel, request.early_stop),
+            make_budget=(
+                (lambda: self.engine.think_budget(request.think_budget, opens_trace))
+                if request.think_budget is not None
+                else None
+            ),
         ):
             if isinstance(event, SampleFinished):
                 index = missing[event.index]

@@ -13,6 +13,7 @@ from typing import Protocol
 from app.core.consensus.batch import BatchEvent
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.inference.sampling import SamplingParams
+from app.core.inference.think_budget import ThinkBudget
 
 
 class ConsensusSampler(Protocol):
@@ -35,5 +36,7 @@ class ConsensusSampler(Protocol):
         thinking: bool | None = None,
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
+        make_budget: Callable[[], ThinkBudget | None] | None = None,
     ) -> Iterator[BatchEvent]:
-        """SampleFinished as each ends, BatchStep between, and one BatchFinished last."""
+        """SampleFinished as each ends, BatchStep between, and one BatchFinished last.
+        make_budget: a fresh thinking budget per sample (None: no cap)."""

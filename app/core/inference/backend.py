@@ -273,6 +273,11 @@ class SamplerChain:
         """Draw the next token from the logits at batch position ``index`` (and accept it)."""
         return int(llama.llama_sampler_sample(self._chain, ctx, index))
 
+    def accept(self, token: int) -> None:
+        """Tell the chain about a token written without sampling (a forced closing tag),
+        so repetition penalties count it."""
+        llama.llama_sampler_accept(self._chain, token)
+
     def close(self) -> None:
         if self._chain:
             llama.llama_sampler_free(self._chain)

@@ -34,6 +34,7 @@ from app.core.inference.chat_template import render_chat, supports_thinking_togg
 from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
 from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
+from app.core.inference.think_budget import ThinkBudget, check_budget, closing_text
 from app.core.inference.token_stats import TokenStats, logits_view, row_stats
 from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
 
@@ -94,6 +95,7 @@ class GenerationResult:
     thinking: bool | None
     error: str | None = None
     token_stats: TokenStats | None = None  # asked for with generate(token_stats=True)
+    trace_cut_at: int | None = None  # trace tokens when a thinking budget closed the trace
 
     @property
     def seed(self) -> int:
@@ -125,6 +127,7 @@ class _Run:
     completion_tokens: int = 0
     first_token_at: float | None = None
     token_stats: TokenStats | None = None
+    budget: ThinkBudget | None = None
 
     def result(
         self, splitter: ReasoningSplitter, reason: FinishReason, error: str | None = None
@@ -144,6 +147,7 @@ class _Run:
             thinking=self.thinking,
             error=error,
             token_stats=self.token_stats,
+            trace_cut_at=self.budget.cut_at if self.budget else None,
         )
 
 
@@ -225,6 +229,13 @@ class Engine:
             eos_token=eos_text,
         ).text
 
+    def think_budget(self, budget: int | None, starts_in_trace: bool) -> ThinkBudget | None:
+        """A fresh budget for one sample; None when thinking is unlimited."""
+        if check_budget(budget) is None:
+            return None
+        close = self.model.tokenize(closing_text(self.info.chat_template), add_special=False)
+        return ThinkBudget(budget or 0, close, starts_in_trace=starts_in_trace)
+
     def cancel(self) -> None:
         """Stop the run in progress (callable from any thread)."""
         self._cancel.set()
@@ -234,11 +245,14 @@ class Engine:
         messages: Sequence[Message],
         sampling: SamplingParams | None = None,
         thinking: bool | None = None,
+        think_budget: int | None = None,
         *,
         token_stats: bool = False,
     ) -> Iterator[EngineEvent]:
         """Stream one answer. Always ends with exactly one ``Finished`` event.
 
+        think_budget: close the trace after this many trace tokens (0: no thinking;
+        None: unlimited); see app.core.inference.think_budget.
         token_stats: also record each token's confidence (app.core.inference.token_stats)
         from the logits already computed; off, the loop does no extra work at all."""
         self._cancel.clear()
@@ -246,7 +260,9 @@ class Engine:
         run = _Run(params, thinking if self.supports_thinking else None)
         run.token_stats = TokenStats() if token_stats else None
         prompt = self.render_prompt(messages, thinking)
-        splitter = ReasoningSplitter(starts_in_trace=template_opens_trace(prompt))
+        opens_trace = template_opens_trace(prompt)
+        splitter = ReasoningSplitter(starts_in_trace=opens_trace)
+        run.budget = self.think_budget(think_budget, opens_trace)
         tokens = self.model.tokenize(prompt)
         run.prompt_tokens = len(tokens)
         if len(tokens) >= self.n_ctx:
@@ -301,7 +317,11 @@ class Engine:
                 if self._cancel.is_set():
                     reason = FinishReason.CANCELLED
                     break
-                token = chain.sample(self._ctx, -1)
+                token = (
+                    run.budget.next_token(lambda: chain.sample(self._ctx, -1), chain.accept)
+                    if run.budget
+                    else chain.sample(self._ctx, -1)
+                )
                 if self.model.is_eog(token):
                     break
                 run.completion_tokens += 1
@@ -314,6 +334,8 @@ class Engine:
                     stats.add(token, channel_now.value, row_stats(logits[0], token, run.sampling))
                 for channel, text in pieces:
                     yield TextChunk(channel, text, run.completion_tokens)
+                if run.budget:
+                    run.budget.observe(splitter.channel)
                 if run.completion_tokens >= run.sampling.max_tokens:
                     reason = FinishReason.LENGTH
                     break

@@ -30,8 +30,10 @@ from typing import Any
 from app.core.consensus.batch import BatchEvent, BatchFinished, BatchStep, SampleFinished
 from app.core.consensus.batch import sample_seeds as spaced_seeds
 from app.core.consensus.memory_plan import ConsensusPlan
+from app.core.consensus.runner import ConsensusError
 from app.core.inference.engine import FinishReason, GenerationResult, Message
 from app.core.inference.sampling import SamplingParams
+from app.core.inference.think_budget import ThinkBudget
 from app.core.remote.client import ServerError
 from app.core.remote.engine import ServerEngine
 from app.core.remote.probe import RunPath
@@ -139,8 +141,13 @@ class ServerSampler:
         thinking: bool | None = None,
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
+        make_budget: Callable[[], ThinkBudget | None] | None = None,
     ) -> Iterator[BatchEvent]:
         """Sample ``len(seeds)`` answers; ``should_stop`` is asked after each one finishes."""
+        if make_budget is not None:
+            # The budget writes the closing tag into the sequence itself; a server's
+            # sequence is out of reach (llama-server has a server-wide --reasoning-budget).
+            raise ConsensusError("a thinking budget needs the local engine, not a server")
         self._cancel.clear()
         self.requests_sent = []
         run = _Run(

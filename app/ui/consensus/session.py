@@ -116,7 +116,7 @@ class ConsensusSession(QObject):
         messages = self.conversation.messages_for(record.question)
         request = ConsensusRequest(list(messages), point.sampling, point.samples,
                                    point.thinking, cast(EarlyStopChoice, point.early_stop),
-                                   kept=point.kept)  # fmt: skip
+                                   kept=point.kept, think_budget=point.think_budget)  # fmt: skip
         job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
         self.conversation.pending = record
         self.requested.emit()
