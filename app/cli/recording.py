@@ -19,7 +19,7 @@ from app.core.consensus.runner import ConsensusReport, ConsensusSample, Consensu
 from app.core.consensus.summary import consensus_json
 from app.core.conversation import Conversation, finish_single_run
 from app.core.history.database import HistoryError
-from app.core.history.records import RunRecord
+from app.core.history.records import RunRecord, RunStatus
 from app.core.history.store import HistoryStore
 from app.core.inference.engine import Engine, GenerationResult, TextChunk
 from app.core.inference.reasoning import Channel
@@ -139,7 +139,7 @@ class CliRecorder:
         assert self.conversation is not None
         self.conversation.end(record)
         self.conversation.store.close()
-        if record.id is not None:
+        if record.id is not None and record.status != RunStatus.ERROR:  # an error: one line
             print(f"quorum: recorded as run {record.id} (quorum history show {record.id})",
                   file=sys.stderr)  # fmt: skip
 
