@@ -27,10 +27,9 @@ from typing import Any
 import llama_cpp as llama
 
 from app.core.answers.extract import extract_answer
-from app.core.consensus.memory_plan import ConsensusPlan
+from app.core.consensus.memory_plan import ConsensusPlan, context_spec
 from app.core.inference.backend import (
     AbortSwitch,
-    ContextSpec,
     LlamaError,
     LoadedModel,
     SamplerChain,
@@ -235,19 +234,6 @@ class _BatchRun:
             error=self.error if ending is _Ending.FAILED else None,
             started=self.next_index,
         )
-
-
-def context_spec(plan: ConsensusPlan, n_threads: int) -> ContextSpec:
-    """The llama.cpp context a batch of this plan runs in: one sequence per slot."""
-    return ContextSpec(
-        n_ctx=plan.n_ctx,
-        n_batch=max(512, plan.parallel),
-        n_threads=n_threads,
-        n_seq_max=plan.parallel,
-        kv_unified=plan.kv_unified,
-        # A step asks for one logits row per slot in flight, never more.
-        n_outputs_max=plan.parallel,
-    )
 
 
 class BatchSampler:

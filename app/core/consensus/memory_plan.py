@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from app.core.inference.backend import ContextSpec
 from app.core.models.gguf import GGUFInfo
 
 KV_BYTES_PER_ELEMENT = 2  # llama.cpp's default K and V cache type is f16
@@ -145,3 +146,16 @@ def plan_consensus(
 
 def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
+
+
+def context_spec(plan: ConsensusPlan, n_threads: int) -> ContextSpec:
+    """The llama.cpp context a batch of this plan runs in: one sequence per slot."""
+    return ContextSpec(
+        n_ctx=plan.n_ctx,
+        n_batch=max(512, plan.parallel),
+        n_threads=n_threads,
+        n_seq_max=plan.parallel,
+        kv_unified=plan.kv_unified,
+        # A step asks for one logits row per slot in flight, never more.
+        n_outputs_max=plan.parallel,
+    )

@@ -46,11 +46,11 @@ def test_card_states_the_measured_figures_with_intervals() -> None:
         collapse=trace_collapse(figures, deterministic=False),
     )
     text = "\n".join(lines)
-    assert "16/16 on 3 of 5 questions (60% [23%–88%])" in text
+    assert "16/16 on 3 of 5 questions (60% [23.1%–88.2%])" in text
     assert "1 more had no sample with an answer" in text
-    assert "any other answer has at most 20% probability (95%)" in text
+    assert "any other answer has at most 19.4% probability (95%)" in text
     assert "n of n at 512 would bound any other answer at 0.75%" in text
     assert "not met: 2 of 5 questions were not unanimous on one answer" in text
     assert "0.00 bits on 3 of 5 questions" in text and "not a bound" in text
-    assert "Majority accuracy 60% [23%–88%] of 5 questions" in text
+    assert "Majority accuracy 60% [23.1%–88.2%] of 5 questions" in text
     assert "Looks like mode collapse or greedy decoding" in text

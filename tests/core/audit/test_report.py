@@ -82,7 +82,7 @@ def test_markdown_summary_states_the_figures(tmp_path: Path) -> None:
     md = audit_markdown(data, details=False)
     assert "2 questions (2 with a reference answer), 4 samples per question" in md
     # Both questions unanimous: 2 of 2, Wilson 34%–100%; both majorities right.
-    assert "100% [34%–100%] (2/2)" in md
+    assert "100% [34.2%–100%] (2/2)" in md
     assert "Majority right" not in md and "Calibration" not in md
     full = audit_markdown(data)
     assert "| Majority right |" in full and "Expected calibration error" in full

@@ -10,8 +10,8 @@ from pathlib import Path
 import llama_cpp as llama
 import pytest
 
-from app.core.consensus.batch import context_spec
 from app.core.consensus.memory_plan import (
+    context_spec,
     kv_bytes_per_token,
     logits_bytes_per_slot,
     plan_consensus,
