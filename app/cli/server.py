@@ -15,15 +15,11 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from app.cli.consensus_output import print_consensus_table
+from app.cli.consensus_output import consensus_exit_code, follow_consensus, print_consensus_table
 from app.cli.errors import EXIT_CANCELLED, EXIT_OK, EXIT_SERVER, EXIT_USAGE, CliError
-from app.core.consensus.figure_lines import same_samples_warning
 from app.core.consensus.runner import (
     ConsensusError,
-    ConsensusFinished,
     ConsensusRequest,
-    ConsensusSample,
-    ConsensusStarted,
 )
 from app.core.consensus.summary import consensus_json
 from app.core.inference.engine import FinishReason, GenerationResult
@@ -131,31 +127,14 @@ def _consensus(
 
     runner = ServerConsensusRunner(engine)
     request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
-    progress = sys.stderr.isatty() and not args.json
-    if sampling.deterministic:
-        print(f"quorum: warning: {same_samples_warning(args.samples)}", file=sys.stderr)
-    report = None
     try:
         with solve._CancelOnInterrupt(runner):
-            for event in runner.run(request):
-                if isinstance(event, ConsensusStarted):
-                    print(f"quorum: {runner.describe(event.plan)}", file=sys.stderr)
-                elif isinstance(event, ConsensusSample) and progress:
-                    sys.stderr.write(
-                        f"\r{event.stats.n}/{args.samples} samples finished; "
-                        f"leading: {event.stats.majority}   "
-                    )
-                    sys.stderr.flush()
-                elif isinstance(event, ConsensusFinished):
-                    report = event.report
+            report = follow_consensus(runner.run(request), request, runner.describe,
+                                            args.json)  # fmt: skip
     except ConsensusError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     except ServerError as exc:
         raise CliError(str(exc), EXIT_SERVER) from exc
-    if progress:
-        sys.stderr.write("\n")
-    if report is None:
-        raise RuntimeError("consensus ended without a report")
     if args.json:
         samples = [
             {**solve.sample_json(i, r), "group": report.groups.get(i)} for i, r in report.finished
@@ -170,10 +149,4 @@ def _consensus(
     else:
         print_consensus_table(report)
         print(f"quorum: ran on {engine.display_name} via {runner.path.value}", file=sys.stderr)
-    if report.cancelled:
-        print("quorum: cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    if report.error:
-        print(f"quorum: error: {report.error}", file=sys.stderr)
-        return EXIT_SERVER
-    return EXIT_OK
+    return consensus_exit_code(report, EXIT_SERVER)

@@ -13,19 +13,15 @@ from types import FrameType
 from typing import Any
 
 from app.cli import server
-from app.cli.consensus_output import print_consensus_table
+from app.cli.consensus_output import consensus_exit_code, follow_consensus, print_consensus_table
 from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
 from app.cli.recording import CliRecorder
-from app.core.consensus.figure_lines import same_samples_warning
 from app.core.consensus.runner import (
     MAX_SAMPLES,
     MIN_SAMPLES,
     ConsensusError,
-    ConsensusFinished,
     ConsensusRequest,
     ConsensusRunner,
-    ConsensusSample,
-    ConsensusStarted,
 )
 from app.core.consensus.stopping import EARLY_STOP_MODES
 from app.core.consensus.summary import consensus_json
@@ -350,32 +346,14 @@ def run_consensus(
 ) -> int:
     """Run (or resume) a consensus request, recording it as it goes, and print it."""
     runner = ConsensusRunner(engine)
-    samples = request.samples
-    progress = sys.stderr.isatty() and not as_json
-    if request.sampling.deterministic:
-        print(f"quorum: warning: {same_samples_warning(samples)}", file=sys.stderr)
-    report = None
     try:
         with _CancelOnInterrupt(runner):
-            for event in recorder.watching(runner.run(request)):
-                if isinstance(event, ConsensusStarted):
-                    print(f"quorum: {event.plan.describe()}", file=sys.stderr)
-                elif isinstance(event, ConsensusSample) and progress:
-                    sys.stderr.write(
-                        f"\r{event.stats.n}/{samples} samples finished; "
-                        f"leading: {event.stats.majority}   "
-                    )
-                    sys.stderr.flush()
-                elif isinstance(event, ConsensusFinished):
-                    report = event.report
+            events = recorder.watching(runner.run(request))
+            report = follow_consensus(events, request, lambda plan: plan.describe(), as_json)
     except ConsensusError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     except LlamaError as exc:  # e.g. no memory for the samples' KV cache
         raise CliError(str(exc), EXIT_MODEL) from exc
-    if progress:
-        sys.stderr.write("\n")
-    if report is None:
-        raise RuntimeError("consensus ended without a report")
     recorder.finish_consensus(report, request.early_stop)
     if as_json:
         samples_out = [
@@ -390,10 +368,4 @@ def run_consensus(
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         print_consensus_table(report)
-    if report.cancelled:
-        print("quorum: cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    if report.error:
-        print(f"quorum: error: {report.error}", file=sys.stderr)
-        return EXIT_MODEL
-    return EXIT_OK
+    return consensus_exit_code(report, EXIT_MODEL)
