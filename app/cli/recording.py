@@ -13,10 +13,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from app.core.consensus.record import consensus_to_record
-from app.core.consensus.report import build_report, run_status, sample_record
+from app.core.consensus.record import finished_record
+from app.core.consensus.report import build_report, sample_record
 from app.core.consensus.runner import ConsensusReport, ConsensusSample, ConsensusStarted
-from app.core.consensus.summary import consensus_json
 from app.core.conversation import Conversation, finish_single_run
 from app.core.history.database import HistoryError
 from app.core.history.records import RunRecord, RunStatus
@@ -109,6 +108,7 @@ class CliRecorder:
             return
         assert self.conversation is not None and self.record is not None
         begun = self.record
+        data = None
         try:
             data = build_report(
                 report, question=begun.question, model_path=self.engine.path,
@@ -116,15 +116,9 @@ class CliRecorder:
                 early_stop=early_stop, model_sha256=begun.model_sha256, hash_model=False,
                 created_at=begun.created_at,
             )  # fmt: skip
-            record = consensus_to_record(data, begun.conversation_id)
-            record.id, record.turn = begun.id, begun.turn
         except (OSError, ValueError) as exc:  # keep the samples and figures regardless
             warn(f"the full consensus report could not be built ({exc})")
-            begun.status, begun.error = run_status(report), report.error
-            begun.samples = [sample_record(i, r, report.groups.get(i)) for i, r in report.finished]
-            begun.consensus, begun.seconds = consensus_json(report), report.seconds
-            record = begun
-        self._end(record)
+        self._end(finished_record(begun, report, data))
 
     @property
     def _recording(self) -> bool:

@@ -74,6 +74,25 @@ def consensus_to_record(data: dict[str, Any], conversation_id: int | None = None
     )  # fmt: skip
 
 
+def finished_record(
+    begun: RunRecord, report: ConsensusReport, data: dict[str, Any] | None,
+    unbuilt_error: str | None = None,
+) -> RunRecord:  # fmt: skip
+    """The record to store when a begun run ends: built from its report data, in the row
+    begun when it started; without data (it could not be built), the samples and figures
+    of the report itself, with unbuilt_error as the error if the run had none."""
+    if data is not None:
+        record = consensus_to_record(data, begun.conversation_id)
+        record.id, record.turn = begun.id, begun.turn
+        return record
+    begun.status = run_status(report)
+    begun.error = report.error or unbuilt_error
+    begun.samples = [sample_record(i, r, report.groups.get(i)) for i, r in report.finished]
+    begun.consensus = consensus_json(report)
+    begun.seconds = report.seconds
+    return begun
+
+
 def is_consensus_run(record: RunRecord) -> bool:
     """Asked as consensus (its params name the samples: true from the moment it starts)
     or saved with consensus figures (a record from before the params said so)."""

@@ -18,8 +18,8 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from app.core.consensus.job import ConsensusJob
 from app.core.consensus.memory_plan import ConsensusPlan
-from app.core.consensus.record import consensus_to_record
-from app.core.consensus.report import run_status, sample_record
+from app.core.consensus.record import finished_record
+from app.core.consensus.report import sample_record
 from app.core.consensus.runner import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -28,7 +28,6 @@ from app.core.consensus.runner import (
     ConsensusSample,
 )
 from app.core.consensus.stopping import EARLY_STOP_MODES, EarlyStopChoice
-from app.core.consensus.summary import consensus_json
 from app.core.conversation import Conversation, ConversationError
 from app.core.history.records import RunRecord, RunStatus
 from app.core.inference.sampling import SamplingParams
@@ -160,22 +159,7 @@ class ConsensusSession(QObject):
         if begun is None or not self._running:
             return
         self._running = False
-        record = self._record(begun, report, data)
+        unbuilt = "The consensus report could not be built (see the log)."
+        record = finished_record(begun, report, data, unbuilt)
         self.finished.emit(report, data)
         self.conversation.end(record)
-
-    @staticmethod
-    def _record(
-        begun: RunRecord, report: ConsensusReport, data: dict[str, Any] | None
-    ) -> RunRecord:
-        if data is not None:
-            record = consensus_to_record(data, begun.conversation_id)
-            record.id, record.turn = begun.id, begun.turn  # the row begun when it started
-            return record
-        # The report data could not be built: keep the samples and the figures.
-        begun.status = run_status(report)
-        begun.error = report.error or "The consensus report could not be built (see the log)."
-        begun.samples = [sample_record(i, r, report.groups.get(i)) for i, r in report.finished]
-        begun.consensus = consensus_json(report)
-        begun.seconds = report.seconds
-        return begun
