@@ -6,7 +6,7 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -224,17 +224,12 @@ def model_json(engine: Engine) -> dict[str, Any]:
     }
 
 
-def token_text(engine: Engine) -> Callable[[int], str]:
-    """A token's text for token_stats (a piece that splits a character shows U+FFFD)."""
-    return lambda token: engine.model.piece(token).decode("utf-8", "replace")
-
-
 def sample_json(
-    index: int, result: GenerationResult, piece: Callable[[int], str] | None = None
+    index: int, result: GenerationResult, *, with_token_stats: bool = True
 ) -> dict[str, Any]:
     extracted = result.extracted
     stats = result.token_stats
-    extra = {"token_stats": stats.to_json(piece)} if stats is not None and piece else {}
+    extra = {"token_stats": stats.to_json()} if stats is not None and with_token_stats else {}
     return {
         "index": index,
         "seed": result.seed,
@@ -335,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
             payload = {
                 "model": model_json(engine),
                 "params": params_json(engine, result.sampling, result.thinking),
-                "samples": [sample_json(0, result, token_text(engine))],
+                "samples": [sample_json(0, result)],
             }
             print(json.dumps(payload, ensure_ascii=False, indent=2))
         return exit_code_for(result)

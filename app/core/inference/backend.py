@@ -148,6 +148,10 @@ class LoadedModel:
             return buf.raw[:n]
         return self._piece_buf.raw[:n]
 
+    def piece_text(self, token: int) -> str:
+        """The token's text; a piece that is part of a character shows U+FFFD."""
+        return self.piece(token).decode("utf-8", "replace")
+
     def is_eog(self, token: int) -> bool:
         return bool(llama.llama_vocab_is_eog(self.vocab, token))
 

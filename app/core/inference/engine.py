@@ -331,7 +331,9 @@ class Engine:
                 if stats is not None:  # read before the next decode reuses the buffer
                     logits = logits_view(llama.llama_get_logits_ith(self._ctx, -1), 1, n_vocab)
                     channel_now = pieces[-1][0] if pieces else splitter.channel
-                    stats.add(token, channel_now.value, row_stats(logits[0], token, run.sampling))
+                    row = row_stats(logits[0], token, run.sampling)
+                    end = splitter.length(channel_now)
+                    stats.add(token, channel_now.value, end, row, self.model.piece_text)
                 for channel, text in pieces:
                     yield TextChunk(channel, text, run.completion_tokens)
                 if run.budget:

@@ -85,6 +85,7 @@ class ReasoningSplitter:
         # A list per channel: joining once is linear, repeated str += on an attribute is not.
         self._parts: dict[Channel, list[str]] = {Channel.TRACE: [], Channel.ANSWER: []}
         self._joined: dict[Channel, str | None] = {Channel.TRACE: "", Channel.ANSWER: ""}
+        self._length: dict[Channel, int] = {Channel.TRACE: 0, Channel.ANSWER: 0}
         self._held = ""  # tail of the input that may still become a tag
         self._section_start = True  # no text emitted yet in the current section
         self._block_seen = starts_in_trace  # a trace block was opened (by the prompt or a tag)
@@ -116,6 +117,10 @@ class ReasoningSplitter:
         text arrives as one TRACE piece.
         """
         return self._answer_relabelled
+
+    def length(self, channel: Channel) -> int:
+        """How many characters the channel holds now, without joining its text (O(1))."""
+        return self._length[channel]
 
     @property
     def channel(self) -> Channel:
@@ -169,6 +174,7 @@ class ReasoningSplitter:
     def _append(self, channel: Channel, text: str, out: list[Piece]) -> None:
         self._parts[channel].append(text)
         self._joined[channel] = None
+        self._length[channel] += len(text)
         if out and out[-1][0] is channel:
             out[-1] = (channel, out[-1][1] + text)
         else:
@@ -235,10 +241,12 @@ class ReasoningSplitter:
         moved = self._text_of(Channel.ANSWER)
         self._parts[Channel.ANSWER] = []
         self._joined[Channel.ANSWER] = ""
+        self._length[Channel.ANSWER] = 0
         if not moved:
             return out
         self._parts[Channel.TRACE] = [moved]
         self._joined[Channel.TRACE] = moved
+        self._length[Channel.TRACE] = len(moved)
         self._answer_relabelled = answer_returned_before
         return [(Channel.TRACE, moved)]
 

@@ -20,6 +20,7 @@ rows of a batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,20 +41,34 @@ BASIS = (
 
 @dataclass
 class TokenStats:
-    """Per generated token, in order: its id, channel and confidence figures."""
+    """Per generated token, in order: its id, channel, where its text ends, and its
+    confidence figures; plus the text of every token id named (chosen or alternative),
+    so a view or an export needs no model to show them."""
 
     token_ids: list[int] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)  # "trace" or "answer", as streamed
+    # After the token, the length of its channel's text: the token's text ends there, so
+    # token i covers [the previous end in that channel, ends[i]). Text the reasoning
+    # splitter held back (a possible tag) shows with a later token; a tag shows nowhere.
+    ends: list[int] = field(default_factory=list)
     logprob: list[float] = field(default_factory=list)
     entropy_bits: list[float] = field(default_factory=list)
     top_ids: list[list[int]] = field(default_factory=list)
     top_logprobs: list[list[float]] = field(default_factory=list)
     sampled_logprob: list[float | None] = field(default_factory=list)
     sampled_entropy_bits: list[float] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)  # token id -> its text
 
-    def add(self, token: int, channel: str, row: RowStats) -> None:
+    def add(
+        self, token: int, channel: str, end: int, row: RowStats, text_of: Callable[[int], str]
+    ) -> None:
+        """Record one token; ``text_of(id)`` gives a token's text (asked once per id)."""
         self.token_ids.append(token)
         self.channels.append(channel)
+        self.ends.append(end)
+        for known in (token, *row.top_ids):
+            if known not in self.texts:
+                self.texts[known] = text_of(known)
         self.logprob.append(row.logprob)
         self.entropy_bits.append(row.entropy_bits)
         self.top_ids.append(row.top_ids)
@@ -64,16 +79,28 @@ class TokenStats:
     def __len__(self) -> int:
         return len(self.token_ids)
 
-    def to_json(self, piece: Any) -> dict[str, Any]:
-        """The ``token_stats`` of ``quorum solve --json``; piece(id) -> the token's text."""
+    def spans(self) -> list[tuple[str, int, int]]:
+        """Per token: its channel and the [start, end) of its text in that channel."""
+        last = {"trace": 0, "answer": 0}
+        out = []
+        for channel, end in zip(self.channels, self.ends, strict=True):
+            start = min(last.get(channel, 0), end)
+            out.append((channel, start, end))
+            last[channel] = end
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``token_stats`` of ``quorum solve --json``."""
+        piece = self.texts.get
         return {
             "basis": BASIS,
-            "tokens": [piece(t) for t in self.token_ids],
+            "tokens": [piece(t, "") for t in self.token_ids],
             "channel": list(self.channels),
+            "end": list(self.ends),
             "logprob": [round(v, 5) for v in self.logprob],
             "entropy_bits": [round(v, 5) for v in self.entropy_bits],
             "top": [
-                [[piece(t), round(lp, 5)] for t, lp in zip(ids, lps, strict=True)]
+                [[piece(t, ""), round(lp, 5)] for t, lp in zip(ids, lps, strict=True)]
                 for ids, lps in zip(self.top_ids, self.top_logprobs, strict=True)
             ],
             "sampled_logprob": [None if v is None else round(v, 5) for v in self.sampled_logprob],

@@ -317,3 +317,24 @@ def test_pieces_are_never_empty_or_split_needlessly_and_tags_never_leak(
         assert tag not in splitter.answer
     assert not splitter.trace.startswith(("\n", "\r"))
     assert not splitter.answer.startswith(("\n", "\r"))
+
+
+_PIECES = ["<think>", "</think>", "<th", "ink>", "\n", "a b", "42", "</"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=12),
+    st.booleans(),
+)
+def test_length_follows_each_channel_after_every_feed(chunks: list[str], in_trace: bool) -> None:
+    # Token spans are built from length() after each feed: it must match the text exactly,
+    # relabelled answers included, without joining the text.
+    splitter = ReasoningSplitter(starts_in_trace=in_trace)
+    for chunk in chunks:
+        splitter.feed(chunk)
+        assert splitter.length(Channel.TRACE) == len(splitter.trace)
+        assert splitter.length(Channel.ANSWER) == len(splitter.answer)
+    splitter.finish()
+    assert splitter.length(Channel.TRACE) == len(splitter.trace)
+    assert splitter.length(Channel.ANSWER) == len(splitter.answer)

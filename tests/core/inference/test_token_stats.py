@@ -83,6 +83,16 @@ def test_engine_figures_match_the_model_logits_read_back(engine: Engine) -> None
     text = b"".join(engine.model.piece(t) for t in stats.token_ids).decode("utf-8", "replace")
     assert text.strip() == (result.trace + result.answer).strip()
     assert set(stats.channels) <= {"trace", "answer"}
+    # Each token's text is kept by id, and its span points at that text in its channel.
+    assert all(stats.texts[t] == engine.model.piece_text(t) for t in stats.token_ids)
+    assert all(t in stats.texts for ids in stats.top_ids for t in ids)
+    shown = {"trace": result.trace, "answer": result.answer}
+    covered = {"trace": "", "answer": ""}
+    for (channel, start, end), token in zip(stats.spans(), stats.token_ids, strict=True):
+        assert 0 <= start <= end <= len(shown[channel])
+        covered[channel] += shown[channel][start:end]
+        assert stats.texts[token].strip() == "" or shown[channel][start:end].strip() != ""
+    assert covered == shown  # the spans tile both channels, in order
     # Off costs nothing: no figures at all.
     plain = [e for e in engine.generate(messages, sampling, None) if isinstance(e, Finished)]
     assert plain[0].result.token_stats is None
