@@ -11,6 +11,7 @@ file here.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,7 @@ class ServerDescription:
             version=caps.version, supports_thinking=engine.supports_thinking,
             n_ctx=caps.n_ctx, consensus_path=caps.path.value,
             defaults=engine.default_sampling(), findings=tuple(caps.lines()),
-            identity=engine.identity(),
+            identity=json_identity(engine),
         )  # fmt: skip
 
     @property
@@ -79,6 +80,12 @@ class ServerDescription:
         return {"n_ctx": self.n_ctx, "server": dict(self.identity)}
 
 
+def json_identity(engine: ServerEngine) -> dict[str, Any]:
+    """ServerEngine.identity as a record stores and reads it back (lists, plain strings)."""
+    identity: dict[str, Any] = json.loads(json.dumps(engine.identity()))
+    return identity
+
+
 def server_report_data(
     engine: ServerEngine, report: ConsensusReport, *, question: str, early_stop: str,
     created_at: float | None,
@@ -101,6 +108,6 @@ def server_report_data(
         "name": engine.model_id or "the server's model", "path": url, "file_name": None,
         "sha256": None, "size_bytes": None, "architecture": None, "file_type": None,
         "parameter_count": None, "context_length": caps.n_ctx,
-        "server": engine.identity(),
+        "server": json_identity(engine),
     }  # fmt: skip
     return data
