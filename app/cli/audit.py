@@ -2,6 +2,8 @@
 
 Samples are saved as they finish in a samples file (next to the report, or named after
 the set); running the same command again continues where it stopped, with the same seeds.
+With ``--server URL`` the model is the server's (``--model`` names its id): each condition
+runs on a server sampler, and the report names the server.
 """
 
 from __future__ import annotations
@@ -15,18 +17,29 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.cli.errors import EXIT_CANCELLED, EXIT_MODEL, EXIT_OK, EXIT_USAGE, CliError
+from app.cli import server
+from app.cli.errors import (
+    EXIT_CANCELLED,
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_SERVER,
+    EXIT_USAGE,
+    CliError,
+)
 from app.cli.solve import resolve_model_path, runtime_from_args
 from app.core.audit.claim import Claim, ClaimError, parse_claim
 from app.core.audit.html_report import audit_html
 from app.core.audit.job import (
+    SERVER_BUDGET_REFUSAL,
     AuditConfig,
     AuditDone,
     AuditError,
+    AuditModel,
     AuditProgress,
     AuditRunner,
     ConditionDone,
     ModelStarted,
+    ServerModel,
 )
 from app.core.audit.markdown import audit_markdown
 from app.core.audit.questions import QuestionSet, QuestionSetError, load_question_set
@@ -37,6 +50,8 @@ from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES, ConsensusError
 from app.core.inference.backend import LlamaError
 from app.core.inference.engine import Engine, ModelLoadError
 from app.core.inference.sampling import new_seed
+from app.core.remote.client import ServerError
+from app.core.remote.engine import ServerEngine
 from app.core.units import eta_text
 
 BAR_WIDTH = 28
@@ -94,6 +109,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to a GPU")
     p.add_argument("--no-think", action="store_true", help="turn thinking off where supported")
     p.add_argument("--no-greedy", action="store_true", help="skip the temperature-0 baseline")
+    server.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -207,14 +223,37 @@ def open_engine_for(args: argparse.Namespace) -> Any:
     return open_engine
 
 
+def _server_config(args: argparse.Namespace) -> Any:
+    """--server's ServerConfig: one model (its id from --model, else the server's first)."""
+    if len(args.model or []) > 1:
+        raise CliError("--server audits one model: give --model once", EXIT_USAGE)
+    one = argparse.Namespace(
+        server=args.server, api_key_env=args.api_key_env, model=(args.model or [None])[0]
+    )
+    return server.config_from_args(one)
+
+
 def run(args: argparse.Namespace) -> int:
     questions, claim = check_options(args)
-    paths = tuple(resolve_model_path(ref) for ref in (args.model or [None]))
-    if len(set(paths)) != len(paths):
-        raise CliError("the two models are the same file", EXIT_USAGE)
+    if args.api_key_env and not args.server:
+        raise CliError("--api-key-env needs --server", EXIT_USAGE)
+    engine: ServerEngine | None = None
+    models: tuple[AuditModel, ...]
+    if args.server:
+        if any(b is not None for b in args.think_budget):  # before any request is sent
+            raise CliError(SERVER_BUDGET_REFUSAL, EXIT_USAGE)
+        engine = server.open_server(_server_config(args))
+        url = engine.config.public_url
+        models = (ServerModel(url, engine.model_id or "", engine.identity()),)
+        print(f"quorum: auditing {engine.display_name} via {engine.capabilities.path.value}",
+              file=sys.stderr)  # fmt: skip
+    else:
+        models = tuple(resolve_model_path(ref) for ref in (args.model or [None]))
+        if len(set(models)) != len(models):
+            raise CliError("the two models are the same file", EXIT_USAGE)
     config = AuditConfig(
         questions=questions,
-        models=paths,
+        models=models,
         samples=args.samples,
         temperatures=tuple(args.temperature),
         think_budgets=tuple(args.think_budget),
@@ -222,6 +261,10 @@ def run(args: argparse.Namespace) -> int:
         thinking=not args.no_think,
         greedy=not args.no_greedy,
     )
+    try:
+        config.check_server()
+    except AuditError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
     store_path = samples_path(args, questions)
     try:
         store = SampleStore(
@@ -238,13 +281,15 @@ def run(args: argparse.Namespace) -> int:
                 "drop --seed to continue it, or use another --samples-file",
                 EXIT_USAGE,
             )
-        return _audit(args, config, store, claim)
+        return _audit(args, config, store, claim, engine)
 
 
 def _audit(
-    args: argparse.Namespace, config: AuditConfig, store: SampleStore, claim: Claim | None
-) -> int:
-    runner = AuditRunner(config, store, open_engine_for(args))
+    args: argparse.Namespace, config: AuditConfig, store: SampleStore, claim: Claim | None,
+    engine: ServerEngine | None = None,
+) -> int:  # fmt: skip
+    opener = open_engine_for(args) if engine is None else (lambda _model: engine)
+    runner = AuditRunner(config, store, opener)
     saved = runner.store_count()
     print(
         f"quorum: {config.total_samples} samples to audit; {saved} already saved in {store.path}",
@@ -268,6 +313,8 @@ def _audit(
         raise CliError(f"{exc}; the samples so far are saved in {store.path}", EXIT_USAGE) from exc
     except LlamaError as exc:
         raise CliError(f"{exc}; the samples so far are saved in {store.path}", EXIT_MODEL) from exc
+    except ServerError as exc:
+        raise CliError(f"{exc}; the samples so far are saved in {store.path}", EXIT_SERVER) from exc
     finally:
         progress.end()
     if runner.cancelled or done is None:

@@ -32,6 +32,7 @@ from app.core.inference.engine import FinishReason, GenerationResult, Message
 from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import SamplingParams
 from app.core.paths import cache_dir
+from app.core.remote.description import ServerDescription
 from app.core.run_clock import RunClock
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,8 @@ class Conversation:
         self.store = store
         self.model: ModelDescription | None = None
         self.model_sha256: str | None = None
+        # Set while questions go to a server (the local model, if any, stays loaded).
+        self.server: ServerDescription | None = None
         self.loading = False
         self.current: RunRecord | None = None  # begun in the history, not yet ended
         self.pending: RunRecord | None = None  # asked; not recorded until it can start
@@ -154,12 +157,14 @@ class Conversation:
             raise ConversationError("Wait for the current answer, or stop it first.")
         if self.loading:
             raise ConversationError("The model is still loading; ask again in a moment.")
+        follows = self._turns[-1].id if self._turns else None
+        if self.server is not None:
+            return self._server_record(question, sampling, thinking, follows, params)
         if self.model is None:
             raise ConversationError("No model is loaded yet: open a model first.")
         model = self.model
         runtime = model.runtime
         toggle = thinking if model.supports_thinking else None
-        follows = self._turns[-1].id if self._turns else None
         return RunRecord(
             id=None, conversation_id=self.id, turn=0, created_at=time.time(),
             question=question, model_name=model.display_name, model_path=str(model.path),
@@ -168,6 +173,20 @@ class Conversation:
                     "threads": runtime.n_threads, "gpu_layers": runtime.n_gpu_layers,
                     "llama_config": model.llama_config.to_record(), "follows": follows,
                     **params},
+        )  # fmt: skip
+
+    def _server_record(self, question: str, sampling: SamplingParams, thinking: bool,
+                       follows: int | None, params: dict[str, object]) -> RunRecord:  # fmt: skip
+        """A run on the server: named by its model id and URL, its identity in params."""
+        server = self.server
+        assert server is not None
+        toggle = thinking if server.supports_thinking else None
+        return RunRecord(
+            id=None, conversation_id=self.id, turn=0, created_at=time.time(),
+            question=question, model_name=server.display_name, model_path=server.url,
+            model_sha256=None,
+            params={**sampling.to_dict(), "thinking": toggle, **server.record_params(),
+                    "follows": follows, **params},
         )  # fmt: skip
 
     def begin(self, record: RunRecord) -> None:
@@ -218,6 +237,11 @@ class Conversation:
         follow-up context is the turns before it, as when it was first asked."""
         if self.busy:
             raise ConversationError("Stop the current answer before resuming a run.")
+        if self.server is not None:
+            raise ConversationError(
+                "Resuming a run needs the model on this computer: choose This computer "
+                "under Engine in Settings, then resume."
+            )
         try:
             record = self.store.get_run(run_id)
             point = resume_point(record)

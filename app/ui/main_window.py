@@ -42,6 +42,7 @@ from app.ui.consensus.options import ConsensusOptions
 from app.ui.consensus.session import ConsensusSession
 from app.ui.consensus.view import ConsensusView
 from app.ui.conversation.answer_view import AnswerView
+from app.ui.conversation.engine_switch import EngineSwitch
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView
 from app.ui.conversation.transcript import TranscriptView
@@ -106,8 +107,10 @@ class MainWindow(QMainWindow):
 
     # -- commands ---------------------------------------------------------------------
     def start(self) -> None:
-        """Load the model used last time, else the library's default, else offer one."""
-        self.models.start()
+        """Use the server chosen last time, else load the model used last time, else the
+        library's default, else offer one."""
+        if not self.engine_switch.start():
+            self.models.start()
 
     def open_model(self, path: Path, sha256: str | None = None) -> None:
         self.models.open_model(path, sha256)
@@ -261,6 +264,9 @@ class MainWindow(QMainWindow):
         self.models = ModelController(self, self.session, self.model_picker, self.settings_panel,
                                       self.banner, self.window_settings, self.views,
                                       self.demo_notice)  # fmt: skip
+        self.engine_switch = EngineSwitch(self.settings_panel.engine_choice, self.session,
+                                          self.banner, self.models.start,
+                                          self.models.show_questions, parent=self)  # fmt: skip
         self.ask_button.clicked.connect(self.ask)
         self.stop_button.clicked.connect(self.stop)
         self.new_button.clicked.connect(self.new_conversation)
@@ -272,7 +278,8 @@ class MainWindow(QMainWindow):
         session.history_failed.connect(self.banner.show_message)
         for signal in (session.model_loading, session.model_loaded, session.model_failed,
                        session.run_started, session.run_finished, session.conversation_reset,
-                       session.run_opened):  # fmt: skip
+                       session.run_opened, session.server_connecting, session.server_connected,
+                       session.server_failed, session.server_closed):  # fmt: skip
             signal.connect(self._update_actions)
         session.run_finished.connect(self._on_run_shown)
         session.run_opened.connect(self._on_run_opened)
@@ -342,7 +349,7 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self, *_args: object) -> None:
         session = self.session
-        ready = session.model is not None and not session.loading
+        ready = session.ready  # a server, or a loaded local model
         self.ask_button.setEnabled(ready and not session.busy)
         self.stop_button.setEnabled(session.busy)
         self.new_button.setEnabled(not session.busy)

@@ -44,6 +44,16 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _server(server: dict[str, Any] | None) -> str:
+    if not server:
+        return ""
+    software = " ".join(str(server[k]) for k in ("kind", "version") if server.get(k))
+    return (
+        f". Decoded on the server <code>{_e(str(server.get('url')))}</code> ({_e(software)}, "
+        f"consensus path: {_e(str(server.get('consensus_path')))})"
+    )
+
+
 def audit_html(data: dict[str, Any]) -> str:
     names = {m["key"]: m["name"] for m in data["models"]}
     qs, settings = data["question_set"], data["settings"]
@@ -57,6 +67,7 @@ def audit_html(data: dict[str, Any]) -> str:
         f"{_e(data['created_at_utc'])}. Set sha256 <code>{_e(qs['sha256'])}</code>.</p>",
         "<p>Models: "
         + "; ".join(f"{_e(m['name'])} (<code>{_e(m['path'])}</code>)" for m in data["models"])
+        + _server(data.get("server"))
         + "</p>",
         "<h2>Results</h2>",
         _results(data["conditions"], names),

@@ -7,6 +7,11 @@ Samples are saved as they finish (app.core.audit.store); a condition whose N sam
 all saved is not run again, and one that was cut off is run again with the same seeds,
 keeping the samples saved before.
 
+On a server (a ``ServerModel`` in place of a model file) each condition is one
+ServerConsensusRunner run instead: the same runner, with a server sampler. A thinking
+budget needs the local engine (the sampler refuses it); ``AuditConfig.check_server``
+says so before anything runs.
+
 Like Engine.generate, `AuditRunner.run` is a plain generator of events; the caller (CLI
 or a worker thread) iterates it.
 """
@@ -18,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from app.core.audit.questions import AuditQuestion, QuestionSet
 from app.core.audit.samples import GREEDY, AuditSample, RunKey
@@ -31,10 +37,35 @@ from app.core.consensus.runner import (
 from app.core.inference.engine import Engine, Finished, FinishReason
 from app.core.inference.sampling import SamplingParams
 from app.core.models.gguf import GGUFError, read_gguf_info
+from app.core.remote.engine import ServerEngine
+from app.core.remote.runner import ServerConsensusRunner
 
 
 class AuditError(RuntimeError):
     """The audit stopped: a model failed to decode or a run could not start (for a user)."""
+
+
+SERVER_BUDGET_REFUSAL = (
+    "a thinking budget needs the local engine: on a server the reasoning cannot be closed "
+    "at a budget from here (llama-server has a server-wide --reasoning-budget); drop "
+    "--think-budget, or audit a local model"
+)
+
+
+@dataclass(frozen=True)
+class ServerModel:
+    """A model on a server, audited in place of a model file; identity is what the probe
+    found (ServerEngine.identity: URL, kind, version, model, path; never the key)."""
+
+    url: str
+    model: str
+    identity: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __str__(self) -> str:  # where the report says the model is
+        return self.url
+
+
+AuditModel = Path | ServerModel
 
 
 @dataclass(frozen=True)
@@ -42,13 +73,24 @@ class AuditConfig:
     """What to audit and how: the set, models, N, temperatures, budgets, tokens, thinking."""
 
     questions: QuestionSet
-    models: tuple[Path, ...]
+    models: tuple[AuditModel, ...]
     samples: int
     temperatures: tuple[float, ...]
     think_budgets: tuple[int | None, ...] = (None,)
     max_tokens: int = 512
     thinking: bool = True
     greedy: bool = True  # run one temperature-0 sample per question as a baseline
+
+    def check_server(self) -> None:
+        """Refuse, before anything runs, what a server cannot do (AuditError)."""
+        budgets = [b for b in self.think_budgets if b is not None]
+        if budgets and any(isinstance(m, ServerModel) for m in self.models):
+            raise AuditError(SERVER_BUDGET_REFUSAL)
+
+    @property
+    def server(self) -> dict[str, Any] | None:
+        """The server audited (its identity), or None for models on this computer."""
+        return next((m.identity for m in self.models if isinstance(m, ServerModel)), None)
 
     def conditions(self) -> list[tuple[int | None, float]]:
         return [(b, t) for b in self.think_budgets for t in self.temperatures]
@@ -61,8 +103,11 @@ class AuditConfig:
         return per_model * len(self.models)
 
 
-def model_key(path: Path) -> str:
-    """A model's key in saved samples: its file name and size (hashing GBs would be slow)."""
+def model_key(path: AuditModel) -> str:
+    """A model's key in saved samples: its file name and size (hashing GBs would be slow);
+    a server's model: its id at the server's URL."""
+    if isinstance(path, ServerModel):
+        return f"{path.model}@{path.url}"
     return f"{path.name}:{path.stat().st_size}"
 
 
@@ -77,7 +122,7 @@ def condition_seed(base_seed: int, question_id: str) -> int:
 class ModelStarted:
     """A model is loaded; its samples follow."""
 
-    path: Path
+    path: AuditModel
     key: str
     name: str
 
@@ -142,13 +187,13 @@ class AuditRunner:
         self,
         config: AuditConfig,
         store: SampleStore,
-        open_engine: Callable[[Path], Engine],
+        open_engine: Callable[[AuditModel], Engine | ServerEngine],
     ) -> None:
         self.config = config
         self.store = store
         self.open_engine = open_engine
         self._runner: ConsensusRunner | None = None
-        self._engine: Engine | None = None
+        self._engine: Engine | ServerEngine | None = None
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -176,8 +221,8 @@ class AuditRunner:
                 continue
             engine = self.open_engine(path)
             try:
-                yield ModelStarted(path, key, engine.info.name or path.stem)
-                self._engine, self._runner = engine, ConsensusRunner(engine)
+                yield ModelStarted(path, key, _engine_name(engine, path))
+                self._engine, self._runner = engine, _runner_for(engine)
                 for event in self._model_events(engine, key, clock, done):
                     if isinstance(event, AuditProgress):
                         done = event.done
@@ -217,7 +262,7 @@ class AuditRunner:
         return RunKey(q.id, model, temperature, budget, condition_seed(self.store.seed, q.id))
 
     def _model_events(
-        self, engine: Engine, model: str, clock: _Clock, done: int
+        self, engine: Engine | ServerEngine, model: str, clock: _Clock, done: int
     ) -> Iterator[AuditEvent]:
         base = engine.default_sampling(self.config.thinking)
         for budget in self.config.think_budgets:
@@ -287,11 +332,18 @@ class AuditRunner:
                 elif report.error:
                     raise AuditError(f"question {q.id}: {report.error}")
 
-    def _greedy(self, engine: Engine, q: AuditQuestion, key: RunKey, base: SamplingParams) -> bool:
+    def _greedy(
+        self, engine: Engine | ServerEngine, q: AuditQuestion, key: RunKey, base: SamplingParams
+    ) -> bool:
         """Decode and save the greedy baseline; False when it was cancelled."""
         sampling = self._sampling(base, key)
         messages = [{"role": "user", "content": q.question}]
-        for event in engine.generate(messages, sampling, self.config.thinking, key.think_budget):
+        thinking = self.config.thinking
+        if isinstance(engine, ServerEngine):  # no budget: check_server refused one
+            events = engine.generate(messages, sampling, thinking)
+        else:
+            events = engine.generate(messages, sampling, thinking, key.think_budget)
+        for event in events:
             if isinstance(event, Finished):
                 result = event.result
                 if result.finish_reason == FinishReason.CANCELLED or self._cancelled:
@@ -303,7 +355,21 @@ class AuditRunner:
         return True
 
 
-def _header_name(path: Path) -> str:
+def _runner_for(engine: Engine | ServerEngine) -> ConsensusRunner:
+    if isinstance(engine, ServerEngine):
+        return ServerConsensusRunner(engine)
+    return ConsensusRunner(engine)
+
+
+def _engine_name(engine: Engine | ServerEngine, path: AuditModel) -> str:
+    if isinstance(engine, ServerEngine):
+        return engine.model_id or str(path)
+    return engine.info.name or (path.stem if isinstance(path, Path) else str(path))
+
+
+def _header_name(path: AuditModel) -> str:
+    if isinstance(path, ServerModel):
+        return path.model
     try:
         return read_gguf_info(path).name or path.stem
     except GGUFError:

@@ -48,6 +48,16 @@ def budget_cell(condition: dict[str, Any]) -> str:
     return f"{budget} ({condition['figures']['trace_cuts']} traces cut)"
 
 
+def _server_line(server: dict[str, Any] | None) -> str:
+    if not server:
+        return ""
+    software = " ".join(str(server[k]) for k in ("kind", "version") if server.get(k))
+    return (
+        f". Decoded on the server {code_span(str(server.get('url')))} ({inline(software)}, "
+        f"consensus path: {inline(str(server.get('consensus_path')))})"
+    )
+
+
 def audit_markdown(data: dict[str, Any], *, details: bool = True) -> str:
     """The summary; details=False leaves out the per-condition calibration and question
     tables (what the CLI prints)."""
@@ -65,7 +75,8 @@ def audit_markdown(data: dict[str, Any], *, details: bool = True) -> str:
             f"Set sha256 {code_span(qs['sha256'][:16])}…"
         ),
         "Models: "
-        + "; ".join(f"{inline(m['name'])} ({code_span(m['path'])})" for m in data["models"]),
+        + "; ".join(f"{inline(m['name'])} ({code_span(m['path'])})" for m in data["models"])
+        + _server_line(data.get("server")),
         "## Results",
         _results_table(data["conditions"], names),
         (

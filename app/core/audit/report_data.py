@@ -54,10 +54,7 @@ def audit_report(
             "thinking": config.thinking,
             "greedy_baseline": config.greedy,
             "seed": results.seed,
-            "seed_rule": (
-                "question seed = first 4 bytes of sha256('<seed>|<question id>') mod 2^31; "
-                "sample i uses app.core.consensus.batch.sample_seeds(question seed, N)[i]"
-            ),
+            "seed_rule": _seed_rule(config),
         },
         "models": _models(results),
         "claim": _claim(results),
@@ -71,7 +68,24 @@ def audit_report(
         "timings": {"this_run_seconds": seconds, "this_run_completion_tokens": tokens},
         "software": software_summary() if environment else None,
         "hardware": hardware_summary() if environment else None,
+        # The engine that decoded: a server (its identity, never its key), or None: here.
+        "server": config.server,
     }
+
+
+def _seed_rule(config: AuditConfig) -> str:
+    rule = (
+        "question seed = first 4 bytes of sha256('<seed>|<question id>') mod 2^31; "
+        "sample i uses app.core.consensus.batch.sample_seeds(question seed, N)[i]"
+    )
+    server = config.server
+    if server is not None and server.get("consensus_path") == "llama-server n_cmpl":
+        # ServerSampler.sample_seeds: completion i of an n_cmpl request samples with seed + i.
+        rule = rule.replace(
+            "app.core.consensus.batch.sample_seeds(question seed, N)[i]",
+            "(question seed + i) mod 2^32 (llama-server's n_cmpl rule)",
+        )
+    return rule
 
 
 def _models(results: AuditResults) -> list[dict[str, Any]]:

@@ -78,9 +78,9 @@ class ConsensusPlan:
 
     def describe(self) -> str:
         mib = self.kv_bytes / 1024**2
-        text = (
-            f"{self.samples} samples, {self.parallel} at a time, about {mib:,.0f} MiB of KV cache"
-        )
+        text = f"{self.samples} samples, {self.parallel} at a time"
+        if self.kv_bytes:  # 0: a server holds the cache (app.core.remote.runner)
+            text += f", about {mib:,.0f} MiB of KV cache"
         if self.logits_bytes >= 1024**2:
             text += f" and {self.logits_bytes / 1024**2:,.0f} MiB of logits"
         if self.limited_by:

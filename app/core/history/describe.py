@@ -4,6 +4,7 @@ row's two lines, and a sample's label."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from app.core.history.records import RunRecord, RunStatus, RunSummary, SampleRecord
 
@@ -35,7 +36,21 @@ def describe_run(record: RunRecord) -> str:
     config = record.params.get("llama_config")
     if isinstance(config, dict) and config.get("name"):
         parts.append(f"llama.cpp {config['name']}")
+    server = server_identity(record)
+    if server is not None:
+        software = " ".join(str(server[k]) for k in ("kind", "version") if server.get(k))
+        parts.append(f"on {software or 'a server'} at {server.get('url')}")
     return " · ".join(parts)
+
+
+def server_identity(record: RunRecord) -> dict[str, Any] | None:
+    """The server a run was made on (single runs keep it in params, consensus runs in
+    their report's model section); None for a run made on this computer."""
+    found = record.params.get("server")
+    if not isinstance(found, dict):
+        model = (record.consensus or {}).get("model")
+        found = model.get("server") if isinstance(model, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def describe_summary(summary: RunSummary) -> str:

@@ -79,7 +79,8 @@ class ConsensusController(QObject):
         run's own plan."""
         model = self.session.model
         busy = self.consensus.pending or self.consensus.running or self.session.busy
-        if model is None or busy or not self.options.enabled():
+        # A server holds its own memory: the local plan would describe the wrong machine.
+        if model is None or busy or not self.options.enabled() or self.session.server:
             return None
         self.view.figures.show_same_samples(self.options.samples() if deterministic else None)
         # The exact count needs the tokenizer, which lives on the inference thread:
@@ -116,7 +117,10 @@ class ConsensusController(QObject):
 
     def _on_planned(self, plan: ConsensusPlan) -> None:
         self.view.set_plan(plan)
-        self.run_info.setText(f"Consensus: {plan.describe()}")
+        server = self.session.server
+        self.run_info.setText(
+            f"Consensus: {server.describe_plan(plan) if server else plan.describe()}"
+        )
         sampling = self.consensus.sampling
         if sampling is not None and sampling.deterministic:
             self.view.figures.show_same_samples(plan.samples)

@@ -31,6 +31,8 @@ from app.core.history.store import HistoryStore
 from app.core.inference.engine import GenerationResult
 from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams
+from app.core.remote.config import ServerConfig
+from app.core.remote.description import ServerDescription
 from app.core.run_clock import RunClock
 from app.ui.conversation.worker import InferenceThread
 
@@ -44,6 +46,10 @@ class ChatSession(QObject):
         model_loading(str): the model file's name, as loading starts.
         model_loaded(ModelDescription): the worker holds a model now.
         model_failed(str): why the model could not be loaded.
+        server_connecting(str): the server's URL, as its probe starts.
+        server_connected(ServerDescription): questions go to this server now.
+        server_failed(str): the server could not be used (a message for the user).
+        server_closed(): questions go to the local model again.
         run_started(RunRecord): a run (single or consensus) was begun in the history.
         progress_made(RunProgress): more text of the single run streaming now.
         run_finished(RunRecord): a run ended (done, cancelled or error) and was stored.
@@ -58,6 +64,10 @@ class ChatSession(QObject):
     model_loading = Signal(str)
     model_loaded = Signal(object)
     model_failed = Signal(str)
+    server_connecting = Signal(str)
+    server_connected = Signal(object)
+    server_failed = Signal(str)
+    server_closed = Signal()
     run_started = Signal(object)
     progress_made = Signal(object)
     run_finished = Signal(object)
@@ -78,6 +88,9 @@ class ChatSession(QObject):
         worker = self.inference.worker
         worker.model_loaded.connect(self._on_model_loaded)
         worker.model_failed.connect(self._on_model_failed)
+        worker.server_connected.connect(self._on_server_connected)
+        worker.server_failed.connect(self._on_server_failed)
+        worker.server_closed.connect(self._on_server_closed)
         worker.chunk_received.connect(self._on_chunk_received)
         worker.run_finished.connect(self._on_run_finished)
 
@@ -88,6 +101,16 @@ class ChatSession(QObject):
     @property
     def model(self) -> ModelDescription | None:
         return self.conversation.model
+
+    @property
+    def server(self) -> ServerDescription | None:
+        """The server questions go to, or None: the local model answers."""
+        return self.conversation.server
+
+    @property
+    def ready(self) -> bool:
+        """Something can answer: a server, or a loaded local model."""
+        return not self.loading and (self.server is not None or self.model is not None)
 
     @property
     def loading(self) -> bool:
@@ -113,6 +136,21 @@ class ChatSession(QObject):
         self.conversation.model_sha256 = sha256
         self.model_loading.emit(Path(path).name)
         self.inference.load_model(Path(path), runtime)
+
+    def use_server(self, config: ServerConfig) -> None:
+        """Send questions to this server (once its probe answers: server_connected)."""
+        if self.busy:
+            raise ConversationError("Stop the current answer before changing the engine.")
+        self.conversation.loading = True
+        self.server_connecting.emit(config.public_url)
+        self.inference.connect_server(config)
+
+    def use_this_computer(self) -> None:
+        """Send questions to the local model again (server_closed when done)."""
+        if self.busy:
+            raise ConversationError("Stop the current answer before changing the engine.")
+        self.conversation.server = None
+        self.inference.disconnect_server()
 
     def ask(self, question: str, sampling: SamplingParams, thinking: bool) -> RunRecord:
         record = self.conversation.new_record(question, sampling, thinking)
@@ -172,6 +210,20 @@ class ChatSession(QObject):
         self.conversation.loading = False
         self.conversation.model = model
         self.model_loaded.emit(model)
+
+    def _on_server_connected(self, server: ServerDescription) -> None:
+        self.conversation.loading = False
+        self.conversation.server = server
+        self.server_connected.emit(server)
+
+    def _on_server_failed(self, message: str) -> None:
+        self.conversation.loading = False
+        self.conversation.server = None
+        self.server_failed.emit(message)
+
+    def _on_server_closed(self) -> None:
+        self.conversation.server = None
+        self.server_closed.emit()
 
     def _on_model_failed(self, message: str) -> None:
         self.conversation.loading = False

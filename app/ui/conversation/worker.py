@@ -16,6 +16,10 @@ its memory plan is computed first (a request it cannot serve is refused before a
 starts), its samples are reported as they finish, its progress at the same 30 ms pace,
 and its report data is built here too, since that may hash a multi-GB model file.
 
+With a server chosen (`connect_server`), single answers and consensus go to its
+ServerEngine instead (app.core.remote), through the same loops and the same signals;
+the local model, if one is loaded, stays loaded for when the user switches back.
+
 The plain data that crosses the thread (`ModelDescription`, `GenerationRequest`) lives in
 app.core.inference.requests.
 """
@@ -53,6 +57,11 @@ from app.core.inference.engine import (
 from app.core.inference.reasoning import Channel
 from app.core.inference.requests import GenerationRequest, ModelDescription, failed_result
 from app.core.inference.sampling import RuntimeParams, SamplingParams
+from app.core.remote.client import ServerError
+from app.core.remote.config import ServerConfig
+from app.core.remote.description import ServerDescription, server_report_data
+from app.core.remote.engine import ServerEngine
+from app.core.remote.runner import ServerConsensusRunner
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,9 @@ class InferenceWorker(QObject):
     Signals:
         model_loaded(ModelDescription): the model is loaded and ready.
         model_failed(str): why it could not be loaded (a message for the user).
+        server_connected(ServerDescription): questions go to this server now.
+        server_failed(str): the server could not be used (a message for the user).
+        server_closed(): questions go to the local model again.
         prompt_evaluated(int, float): prompt tokens and the seconds they took.
         chunk_received(str, str, int): new trace text, new answer text, tokens so far.
         run_finished(GenerationResult): a single-answer run ended, however it ended.
@@ -82,6 +94,9 @@ class InferenceWorker(QObject):
 
     model_loaded = Signal(object)  # ModelDescription
     model_failed = Signal(str)  # a message for the user
+    server_connected = Signal(object)  # ServerDescription
+    server_failed = Signal(str)  # a message for the user
+    server_closed = Signal()
     prompt_evaluated = Signal(int, float)  # prompt tokens, seconds
     chunk_received = Signal(str, str, int)  # new trace text, new answer text, tokens so far
     run_finished = Signal(object)  # GenerationResult
@@ -96,6 +111,7 @@ class InferenceWorker(QObject):
         super().__init__()
         self.flush_interval_s = flush_interval_s
         self._engine: Engine | None = None
+        self._server: ServerEngine | None = None  # set: questions go there
         self._engine_lock = threading.Lock()  # guards the references, for cancel()
         self._runner: ConsensusRunner | None = None
         self._stop = threading.Event()
@@ -107,6 +123,8 @@ class InferenceWorker(QObject):
         with self._engine_lock:
             if self._engine is not None:
                 self._engine.cancel()
+            if self._server is not None:
+                self._server.cancel()
             if self._runner is not None:
                 self._runner.cancel()
 
@@ -136,8 +154,33 @@ class InferenceWorker(QObject):
         self.model_loaded.emit(ModelDescription.of(engine))
 
     @Slot(object)
+    def connect_server(self, config: ServerConfig) -> None:
+        """Probe the server and send questions there from now on (the probe's requests
+        are the first this app sends it: nothing goes to a server not configured)."""
+        self._close_server()
+        try:
+            server = ServerEngine(config)
+            description = ServerDescription.of(server)
+        except ServerError as exc:
+            self.server_failed.emit(str(exc))
+            return
+        except Exception as exc:  # a user must see a message, never a dead thread
+            log.exception("connecting to %s failed", config.public_url)
+            self.server_failed.emit(f"Could not use {config.public_url}: {exc}")
+            return
+        with self._engine_lock:
+            self._server = server
+        self.server_connected.emit(description)
+
+    @Slot()
+    def disconnect_server(self) -> None:
+        """Close the server's connections; the local model answers again."""
+        self._close_server()
+        self.server_closed.emit()
+
+    @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
-        engine = self._engine
+        engine: Engine | ServerEngine | None = self._server or self._engine
         if engine is None:
             self.run_finished.emit(
                 failed_result(request, FinishReason.ERROR, "No model is loaded.")
@@ -153,7 +196,9 @@ class InferenceWorker(QObject):
             result = failed_result(request, FinishReason.ERROR, str(exc) or type(exc).__name__)
         self.run_finished.emit(result)
 
-    def _stream(self, engine: Engine, request: GenerationRequest) -> GenerationResult:
+    def _stream(
+        self, engine: Engine | ServerEngine, request: GenerationRequest
+    ) -> GenerationResult:
         trace: list[str] = []
         answer: list[str] = []
         tokens = 0
@@ -186,11 +231,15 @@ class InferenceWorker(QObject):
 
     @Slot(object)
     def generate_consensus(self, job: ConsensusJob) -> None:
-        engine = self._engine
-        if engine is None:
+        engine, server = self._engine, self._server
+        runner: ConsensusRunner
+        if server is not None:
+            runner = ServerConsensusRunner(server)
+        elif engine is not None:
+            runner = ConsensusRunner(engine)
+        else:
             self.consensus_refused.emit("No model is loaded.")
             return
-        runner = ConsensusRunner(engine)
         try:
             _tokens, plan, _opens_trace = runner.prepare(job.request)
         except ConsensusError as exc:
@@ -207,12 +256,18 @@ class InferenceWorker(QObject):
         with self._engine_lock:
             self._runner = runner
         try:
-            thinking = job.request.thinking if engine.supports_thinking else None
+            thinking = job.request.thinking if runner.engine.supports_thinking else None
             report = self._run_consensus(runner, job, ConsensusSoFar(job.request, plan, thinking))
         finally:
             with self._engine_lock:
                 self._runner = None
-        data = report_data(engine, job, report, hash_model=not self._closing.is_set())
+        if server is not None:
+            data = server_report_data(server, report, question=job.question,
+                                      early_stop=job.request.early_stop,
+                                      created_at=job.created_at)  # fmt: skip
+        else:
+            assert engine is not None
+            data = report_data(engine, job, report, hash_model=not self._closing.is_set())
         self.consensus_finished.emit(report, data)
 
     def _run_consensus(
@@ -242,6 +297,7 @@ class InferenceWorker(QObject):
     def shut_down(self) -> None:
         """Free the model and end the thread (queued after any run in progress)."""
         self._close_engine()
+        self._close_server()
         # Hand ourselves back to the GUI thread so Python can delete us from there.
         app = QCoreApplication.instance()
         if app is not None:
@@ -255,16 +311,25 @@ class InferenceWorker(QObject):
         if engine is not None:
             engine.close()
 
+    def _close_server(self) -> None:
+        with self._engine_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
 
 class InferenceThread(QObject):
     """GUI-side handle: starts the thread, forwards requests, shuts it all down.
 
     Signals: (private: requests queued to the worker's thread)
-        _load_requested(Path, RuntimeParams), _generate_requested(GenerationRequest),
+        _load_requested(Path, RuntimeParams), _server_requested(ServerConfig),
+        _server_closing(), _generate_requested(GenerationRequest),
         _consensus_requested(ConsensusJob), _shutdown_requested().
     """
 
     _load_requested = Signal(object, object)
+    _server_requested = Signal(object)
+    _server_closing = Signal()
     _generate_requested = Signal(object)
     _consensus_requested = Signal(object)
     _shutdown_requested = Signal()
@@ -278,6 +343,8 @@ class InferenceThread(QObject):
         self.worker.moveToThread(self._thread)
         # Cross-thread connections are queued: the slots run on the inference thread.
         self._load_requested.connect(self.worker.load)
+        self._server_requested.connect(self.worker.connect_server)
+        self._server_closing.connect(self.worker.disconnect_server)
         self._generate_requested.connect(self.worker.generate)
         self._consensus_requested.connect(self.worker.generate_consensus)
         self._shutdown_requested.connect(self.worker.shut_down)
@@ -290,6 +357,12 @@ class InferenceThread(QObject):
 
     def load_model(self, path: Path, runtime: RuntimeParams) -> None:
         self._load_requested.emit(Path(path), runtime)
+
+    def connect_server(self, config: ServerConfig) -> None:
+        self._server_requested.emit(config)
+
+    def disconnect_server(self) -> None:
+        self._server_closing.emit()
 
     def generate(self, messages: list[Message], sampling: SamplingParams,
                  thinking: bool | None) -> None:  # fmt: skip

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads
+from app.ui.settings.engine_choice import EngineChoice
 
 # name -> (label with mnemonic, minimum, maximum, step, decimals or None for ints, tooltip)
 _SAMPLING_FIELDS: dict[str, tuple[str, float, float, float, int | None, str]] = {
@@ -91,6 +92,8 @@ class SettingsPanel(QWidget):
         self.reload_button = QPushButton("Re&load model with these settings")
         self.reload_button.setToolTip("Context size, threads and GPU layers apply on load")
         layout = QVBoxLayout(self)
+        self.engine_choice = EngineChoice()  # where questions go: this computer or a server
+        layout.addWidget(self.engine_choice)
         layout.addLayout(form)
         layout.addWidget(self.reset_button)
         layout.addWidget(self.reload_button)

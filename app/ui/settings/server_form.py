@@ -2,8 +2,9 @@
 
 The probe runs on a short-lived thread (it waits on the network); its answer comes
 back as a signal. A successful test remembers the URL and model in the settings and
-the key where ``app.core.remote.keys`` keeps keys (never in settings.json). Running
-the window's questions on the server is not wired yet: the CLI's ``--server`` is.
+the key where ``app.core.remote.keys`` keeps keys (never in settings.json). The form
+sits in the Server dialog of the Engine choice (app.ui.settings.engine_choice), which
+sends the window's questions to the server it names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBox
 
 from app.core.remote import keys
 from app.core.remote.client import ServerClient, ServerError
-from app.core.remote.config import ServerConfigError, make_config, url_warning
+from app.core.remote.config import ServerConfig, ServerConfigError, make_config, url_warning
 from app.core.remote.probe import ServerCapabilities, probe
 from app.core.settings import load_settings, update_settings
 
@@ -58,9 +59,18 @@ class ServerForm(QWidget):
         self.tested.connect(self._on_tested)
         self.test_failed.connect(self._on_test_failed)
 
+    def config(self) -> ServerConfig:
+        """The server as typed; raises ServerConfigError with a message for the user."""
+        return make_config(self.url.text(), self.model.text(), self.key.text())
+
+    def remember(self, config: ServerConfig) -> None:
+        """Keep the URL and model in the settings and the key in the key store."""
+        keys.save_key(config.base_url, config.api_key)
+        update_settings(server_url=config.base_url, server_model=config.model)
+
     def _on_test_clicked(self) -> None:
         try:
-            config = make_config(self.url.text(), self.model.text(), self.key.text())
+            config = self.config()
         except ServerConfigError as exc:
             self.test_failed.emit(str(exc))
             return
@@ -76,8 +86,7 @@ class ServerForm(QWidget):
                 return
             finally:
                 client.close()
-            keys.save_key(config.base_url, config.api_key)
-            update_settings(server_url=config.base_url, server_model=config.model)
+            self.remember(config)
             self.tested.emit(found)
 
         self._thread = threading.Thread(target=ask, name="quorum-server-test", daemon=True)

@@ -1,4 +1,9 @@
-"""Status bar: the model in use, generation speed, time to first token, memory in use."""
+"""Status bar: the engine in use, generation speed, time to first token, memory in use.
+
+The engine reads "This computer: <model> · …" for the local model, or "Server: <kind>
+<version> at <host> · model <id>" while questions go to a server (its probe's findings
+in the tooltip); switching back shows the local model's line again.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 from app.core.history.records import RunRecord
 from app.core.inference.requests import ModelDescription
 from app.core.machine import resident_memory_bytes
+from app.core.remote.description import ServerDescription
 from app.core.run_clock import RunProgress
 from app.core.units import memory_text
 from app.ui.conversation.session import ChatSession
@@ -17,7 +23,7 @@ _MEMORY_REFRESH_MS = 2000
 
 
 class QuorumStatusBar(QStatusBar):
-    """The model in use (and how llama.cpp runs it), speed, first-token time and memory."""
+    """The engine in use (and how llama.cpp runs it), speed, first-token time and memory."""
 
     def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,6 +35,7 @@ class QuorumStatusBar(QStatusBar):
         self.speed_label.setToolTip("Tokens generated per second")
         self.ttft_label.setToolTip("Time from asking to the first token")
         self.memory_label.setToolTip("Memory this process uses")
+        self._local_text, self._local_tip = "No model", ""  # shown when no server is used
         self.addWidget(self.model_label, 1)
         for label in (self.speed_label, self.ttft_label, self.memory_label):
             self.addPermanentWidget(label)
@@ -39,6 +46,11 @@ class QuorumStatusBar(QStatusBar):
         session.model_loading.connect(self._on_model_loading)
         session.model_loaded.connect(self._on_model_loaded)
         session.model_failed.connect(self._on_model_failed)
+        session.server_connecting.connect(self._on_server_connecting)
+        session.server_connected.connect(self._on_server_connected)
+        session.server_failed.connect(self._show_local)
+        session.server_closed.connect(self._show_local)
+        self._session = session
         session.run_started.connect(self._on_run_started)
         session.progress_made.connect(self._on_progress_made)
         session.run_finished.connect(self._on_run_finished)
@@ -47,7 +59,24 @@ class QuorumStatusBar(QStatusBar):
         self.memory_label.setText(f"Memory {memory_text(resident_memory_bytes())}")
 
     def _on_model_loading(self, name: str) -> None:
-        self.model_label.setText(f"Loading {name}…")
+        self._set_local(f"Loading {name}…", "")
+
+    def _set_local(self, text: str, tip: str) -> None:
+        self._local_text, self._local_tip = text, tip
+        if self._session.server is None:
+            self._show_local()
+
+    def _show_local(self, *_args: object) -> None:
+        self.model_label.setText(self._local_text)
+        self.model_label.setToolTip(self._local_tip)
+
+    def _on_server_connecting(self, url: str) -> None:
+        self.model_label.setText(f"Server: connecting to {url}…")
+        self.model_label.setToolTip("")
+
+    def _on_server_connected(self, server: ServerDescription) -> None:
+        self.model_label.setText(server.status_text())
+        self.model_label.setToolTip("\n".join(server.findings))
 
     def _on_model_loaded(self, model: ModelDescription) -> None:
         quant = f" · {model.info.file_type}" if model.info.file_type else ""
@@ -55,12 +84,12 @@ class QuorumStatusBar(QStatusBar):
         # A fallback is news a user should see; the fastest configuration goes unsaid.
         slow = f" · {config.config.name}" if config.note else ""
         name = clean_model_name(model.path, model.display_name)
-        self.model_label.setText(f"{name}{quant} · context {model.n_ctx}{slow}")
-        self.model_label.setToolTip(f"llama.cpp on this CPU: {config.summary()}")
+        self._set_local(f"This computer: {name}{quant} · context {model.n_ctx}{slow}",
+                        f"llama.cpp on this CPU: {config.summary()}")  # fmt: skip
         self._on_memory_due()
 
     def _on_model_failed(self, _message: str) -> None:
-        self.model_label.setText("No model loaded")
+        self._set_local("No model loaded", "")
 
     def _on_run_started(self, _record: RunRecord) -> None:
         self.speed_label.setText("")
