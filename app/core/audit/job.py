@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -166,17 +167,18 @@ class AuditRunner:
     def run(self) -> Iterator[AuditEvent]:
         clock = _Clock()
         done = self.store_count()
+        names = model_names(self.config.models)
         for path in self.config.models:
             if self._cancelled:
                 return
             key = model_key(path)
             if not self.missing(key):  # all saved: no need to load a multi-GB model
-                yield ModelStarted(path, key, _header_name(path))
+                yield ModelStarted(path, key, names[path])
                 yield from self._all_saved(key)
                 continue
             engine = self.open_engine(path)
             try:
-                yield ModelStarted(path, key, engine.info.name or path.stem)
+                yield ModelStarted(path, key, names[path])
                 self._engine, self._runner = engine, ConsensusRunner(engine)
                 for event in self._model_events(engine, key, clock, done):
                     if isinstance(event, AuditProgress):
@@ -301,6 +303,15 @@ class AuditRunner:
                     raise AuditError(f"question {q.id} (greedy): {result.error}")
                 self.store.add(key, AuditSample.from_result(GREEDY, result))
         return True
+
+
+def model_names(paths: Sequence[Path]) -> dict[Path, str]:
+    """Each model's name in the reports: the name in its GGUF header, with the file name
+    added where two models share one (a model beside its re-templated copy), so a
+    side-by-side table never shows two rows that cannot be told apart."""
+    names = {path: _header_name(path) for path in paths}
+    counts = Counter(names.values())
+    return {path: f"{n} ({path.name})" if counts[n] > 1 else n for path, n in names.items()}
 
 
 def _header_name(path: Path) -> str:

@@ -1,0 +1,145 @@
+"""The audit's live table: a row per question and condition, added as each one finishes.
+
+Every figure names its n: agreement is "k/n = share [Wilson 95%]", and a unanimous row
+adds the bound on any other answer. A question's text is elided in its cell, so its full
+text is always the cell's tooltip. Nothing from model output is rich text: every cell is a
+plain QTableWidgetItem.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from app.core.audit.results import QuestionResult
+from app.core.consensus.figure_lines import format_bound, format_share
+
+DASH = "—"
+COLUMNS = (
+    ("Id", "The question's id in the set"),
+    ("Question", "The question (hover a cell for its whole text)"),
+    ("Model", "The model that answered"),
+    ("T", "Sampling temperature"),
+    ("Budget", "Thinking budget in tokens (unlimited: no cap)"),
+    ("Reference", "The set's reference answer"),
+    ("Majority", "The largest answer group ('no answer' when most samples gave none)"),
+    ("Match", "✓ the majority is the reference answer, ✗ it is not, — no reference"),
+    ("Agreement [95%]", "The majority's share of all n samples, with its Wilson 95% interval"),
+    ("Entropy", "Answer entropy in bits: plug-in (Miller–Madow)"),
+    ("Greedy", "The temperature-0 baseline's answer"),
+)
+QUESTION_COLUMN = 1
+MATCH_COLUMN = 7
+
+
+def agreement_text(result: QuestionResult) -> str:
+    stats = result.figures.stats
+    if not stats.n:
+        return DASH
+    low, high = stats.agreement_ci95
+    text = (
+        f"{stats.majority_count}/{stats.n} = {format_share(stats.agreement)} "
+        f"[{format_share(low)}–{format_share(high)}]"
+    )
+    bound = result.figures.other_answer_bound
+    if bound is not None:
+        text += f"; others ≤ {format_bound(bound)}"
+    return text
+
+
+def majority_text(result: QuestionResult) -> str:
+    stats = result.figures.stats
+    if not stats.n:
+        return DASH
+    return "no answer" if stats.majority_is_no_answer else (stats.majority or DASH)
+
+
+def match_text(correct: bool | None) -> str:
+    return {True: "✓", False: "✗", None: DASH}[correct]
+
+
+def row_cells(result: QuestionResult, model_name: str) -> list[str]:
+    """The texts of one row, in COLUMNS order."""
+    f, key = result.figures, result.key
+    greedy = result.greedy
+    return [
+        result.question.id,
+        result.question.question,
+        model_name,
+        f"{key.temperature:g}",
+        "unlimited" if key.think_budget is None else str(key.think_budget),
+        result.question.answer if result.question.answer is not None else DASH,
+        majority_text(result),
+        match_text(f.majority_correct),
+        agreement_text(result),
+        f"{f.stats.entropy_bits:.2f} ({f.stats.entropy_bits_mm:.2f})" if f.n else DASH,
+        (greedy.extracted or "no answer") if greedy is not None else DASH,
+    ]
+
+
+class AuditTable(QTableWidget):
+    """One row per finished question and condition, in the order they finish.
+
+    Signals: none of its own (QTableWidget's).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels([name for name, _ in COLUMNS])
+        for column, (_, tip) in enumerate(COLUMNS):
+            header_item = self.horizontalHeaderItem(column)
+            if header_item is not None:
+                header_item.setToolTip(tip)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.verticalHeader().setVisible(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(QUESTION_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(36)
+        self.setAccessibleName("Audit results per question")
+        self._keys: dict[tuple[object, ...], int] = {}
+
+    def show_models(self, count: int) -> None:
+        """The Model column is shown only when two models are compared."""
+        self.setColumnHidden(2, count < 2)
+
+    def add_result(self, result: QuestionResult, model_name: str) -> int:
+        """Add (or, for a condition shown before, replace) the row; returns its index."""
+        key = result.key.as_tuple()
+        row = self._keys.get(key)
+        if row is None:
+            row = self.rowCount()
+            self.insertRow(row)
+            self._keys[key] = row
+        for column, text in enumerate(row_cells(result, model_name)):
+            item = QTableWidgetItem(text)
+            # A cell can be narrower than its text: its tooltip always holds all of it.
+            item.setToolTip(text)
+            if column == MATCH_COLUMN:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                spoken = {"✓": "matches", "✗": "does not match"}.get(text, "no reference")
+                item.setData(Qt.ItemDataRole.AccessibleTextRole, spoken)
+            self.setItem(row, column, item)
+        if row == 0:
+            self.resizeColumnsToContents()
+            self.horizontalHeader().setSectionResizeMode(
+                QUESTION_COLUMN, QHeaderView.ResizeMode.Stretch
+            )
+        return row
+
+    def clear_rows(self) -> None:
+        self.setRowCount(0)
+        self._keys.clear()
+
+    def cell_text(self, row: int, column: int) -> str:
+        item = self.item(row, column)
+        return item.text() if item is not None else ""
