@@ -36,6 +36,9 @@ COLUMNS = (
 )
 QUESTION_COLUMN = 1
 MATCH_COLUMN = 7
+QUESTION_WIDTH = 240
+MAX_COLUMN_WIDTH = 280
+CELL_PADDING = 18  # the cell's margins and the header's sort arrow room
 
 
 def agreement_text(result: QuestionResult) -> str:
@@ -103,8 +106,14 @@ class AuditTable(QTableWidget):
         self.verticalHeader().setVisible(False)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(QUESTION_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         header.setMinimumSectionSize(36)
+        # Each column is as wide as its header and the widest text so far, up to a cap;
+        # the question keeps a fixed share (its whole text is the tooltip), and a narrow
+        # window scrolls sideways rather than squeezing it to "W…".
+        for column, (name, _) in enumerate(COLUMNS):
+            self.setColumnWidth(column, self._fit(name))
+        self.setColumnWidth(QUESTION_COLUMN, QUESTION_WIDTH)
         self.setAccessibleName("Audit results per question")
         self._keys: dict[tuple[object, ...], int] = {}
 
@@ -129,12 +138,13 @@ class AuditTable(QTableWidget):
                 spoken = {"✓": "matches", "✗": "does not match"}.get(text, "no reference")
                 item.setData(Qt.ItemDataRole.AccessibleTextRole, spoken)
             self.setItem(row, column, item)
-        if row == 0:
-            self.resizeColumnsToContents()
-            self.horizontalHeader().setSectionResizeMode(
-                QUESTION_COLUMN, QHeaderView.ResizeMode.Stretch
-            )
+            if column != QUESTION_COLUMN and self.columnWidth(column) < self._fit(text):
+                self.setColumnWidth(column, self._fit(text))
         return row
+
+    def _fit(self, text: str) -> int:
+        room = self.fontMetrics().horizontalAdvance(text) + CELL_PADDING
+        return min(MAX_COLUMN_WIDTH, room)
 
     def clear_rows(self) -> None:
         self.setRowCount(0)

@@ -281,9 +281,14 @@ class AuditWindow(QWidget):
         if item is not None:
             self.table.scrollToItem(item)
 
-    def _on_finished(self, data: dict[str, Any]) -> None:
+    def show_results(self, data: dict[str, Any]) -> None:
+        """Show a finished audit's summary (report data) and allow its exports."""
         self._data = data
         self.summary.setPlainText(summary_text(data))
+        self._set_running(self.running)
+
+    def _on_finished(self, data: dict[str, Any]) -> None:
+        self.show_results(data)
         seconds = (data.get("timings") or {}).get("this_run_seconds") or 0.0
         self.status_label.setText(f"Done in {seconds:.1f} s. Export the report below.")
         self.audit_ended.emit("finished")

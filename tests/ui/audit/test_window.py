@@ -19,7 +19,7 @@ from app.ui.audit.window import AuditWindow
 
 pytestmark = [pytest.mark.gui, pytest.mark.model, pytest.mark.slow]
 
-RUN_TIMEOUT_MS = 120_000
+RUN_TIMEOUT_MS = 240_000  # a loaded 2-core machine; the watchdog still ends a hang
 TINY = (
     '{"id": "mul", "question": "What is 7 * 8? Answer with a number, nothing else, '
     'and do not explain.", "answer": "56"}\n'
@@ -66,7 +66,16 @@ def test_a_real_audit_fills_the_table_row_by_row_then_shows_the_summary(
             (window.table.rowCount(), window.progress.value(), bool(window.summary.toPlainText()))
         )
     )
-    _run(qtbot, window)
+    statuses: list[str] = []
+    with qtbot.waitSignal(window.audit_ended, timeout=RUN_TIMEOUT_MS) as ended:
+        assert window.start()
+        assert window.worker is not None and not window.start(), "one audit at a time"
+        # Connected after the window's own slot: it reads the line that slot just wrote.
+        window.worker.progressed.connect(lambda _: statuses.append(window.status_label.text()))
+        assert not window.form.isEnabled() and window.cancel_button.isEnabled()
+    assert ended.args == ["finished"]
+    qtbot.waitUntil(lambda: not window.running, timeout=10_000)
+    assert any(" left" in line for line in statuses), f"an ETA while it runs: {statuses}"
     total = 2 * (2 + 1)  # two questions, two samples and the greedy baseline each
     assert [rows for rows, _, _ in seen] == [1, 2]
     assert seen[0][1] < total, "the first row came while the audit was still running"
@@ -122,6 +131,13 @@ def test_cancel_keeps_the_finished_rows_and_resume_draws_only_the_rest(
     (samples_file,) = (tmp_path / "audits").iterdir()
     before = samples_file.read_text(encoding="utf-8").splitlines()
     assert len(before) == 1 + 2
+    # Another window (Quorum started again) with the same settings and folder offers it too;
+    # other settings are another audit.
+    again = _window(qtbot, tmp_path, test_model_path)
+    assert again.start_button.text() == "&Resume (2 of 4 saved)"
+    again.form.samples_spin.setValue(3)
+    assert again.start_button.text() == "&Start"
+    again.close()
     _run(qtbot, window)
     assert [window.table.cell_text(r, 0) for r in range(2)] == ["mul", "add"]
     after = samples_file.read_text(encoding="utf-8").splitlines()
@@ -210,3 +226,16 @@ def test_no_model_and_one_model_twice_are_refused(
     window.form.second_combo.setCurrentIndex(1)  # the same file as the first
     assert not window.start() and "the same file" in window.form.error_label.text()
     window.close()
+
+
+def test_closing_the_window_stops_the_audit_and_keeps_its_samples(
+    qtbot: QtBot, tmp_path: Path, test_model_path: Path
+) -> None:
+    window = _window(qtbot, tmp_path, test_model_path, samples=4)
+    with qtbot.waitSignal(window.table.model().rowsInserted, timeout=RUN_TIMEOUT_MS):
+        assert window.start()
+    window.close()  # waits for the audit's thread: none is left running
+    assert not window.running
+    (samples_file,) = (tmp_path / "audits").iterdir()
+    lines = samples_file.read_text(encoding="utf-8").splitlines()
+    assert 1 + 4 <= len(lines) < 1 + 8, "the first question's samples stay, the rest never ran"
