@@ -21,23 +21,26 @@ from app.core.audit.results import QuestionResult
 from app.core.consensus.figure_lines import format_bound, format_share
 
 DASH = "—"
+# The figures come right after the question, so a narrow window shows them first and
+# scrolls sideways for the rest; Model, T and Budget show only when the audit varies them.
 COLUMNS = (
     ("Id", "The question's id in the set"),
-    ("Question", "The question (hover a cell for its whole text)"),
     ("Model", "The model that answered"),
     ("T", "Sampling temperature"),
     ("Budget", "Thinking budget in tokens (unlimited: no cap)"),
-    ("Reference", "The set's reference answer"),
+    ("Question", "The question (hover a cell for its whole text)"),
     ("Majority", "The largest answer group ('no answer' when most samples gave none)"),
     ("Match", "✓ the majority is the reference answer, ✗ it is not, — no reference"),
     ("Agreement [95%]", "The majority's share of all n samples, with its Wilson 95% interval"),
     ("Entropy", "Answer entropy in bits: plug-in (Miller–Madow)"),
+    ("Reference", "The set's reference answer"),
     ("Greedy", "The temperature-0 baseline's answer"),
 )
-QUESTION_COLUMN = 1
-MATCH_COLUMN = 7
-QUESTION_WIDTH = 240
-MAX_COLUMN_WIDTH = 280
+ID_COLUMN, MODEL_COLUMN, T_COLUMN, BUDGET_COLUMN, QUESTION_COLUMN = range(5)
+MATCH_COLUMN, AGREEMENT_COLUMN, GREEDY_COLUMN = 6, 7, 10
+QUESTION_WIDTH = 200
+MAX_COLUMN_WIDTH = 280  # the agreement with its bound needs about that
+NARROW_COLUMNS = {ID_COLUMN: 130, MODEL_COLUMN: 160}  # long ids and names: see the tooltip
 CELL_PADDING = 18  # the cell's margins and the header's sort arrow room
 
 
@@ -73,15 +76,15 @@ def row_cells(result: QuestionResult, model_name: str) -> list[str]:
     greedy = result.greedy
     return [
         result.question.id,
-        result.question.question,
         model_name,
         f"{key.temperature:g}",
         "unlimited" if key.think_budget is None else str(key.think_budget),
-        result.question.answer if result.question.answer is not None else DASH,
+        result.question.question,
         majority_text(result),
         match_text(f.majority_correct),
         agreement_text(result),
         f"{f.stats.entropy_bits:.2f} ({f.stats.entropy_bits_mm:.2f})" if f.n else DASH,
+        result.question.answer if result.question.answer is not None else DASH,
         (greedy.extracted or "no answer") if greedy is not None else DASH,
     ]
 
@@ -112,14 +115,16 @@ class AuditTable(QTableWidget):
         # the question keeps a fixed share (its whole text is the tooltip), and a narrow
         # window scrolls sideways rather than squeezing it to "W…".
         for column, (name, _) in enumerate(COLUMNS):
-            self.setColumnWidth(column, self._fit(name))
+            self.setColumnWidth(column, self._fit(name, column))
         self.setColumnWidth(QUESTION_COLUMN, QUESTION_WIDTH)
         self.setAccessibleName("Audit results per question")
         self._keys: dict[tuple[object, ...], int] = {}
 
-    def show_models(self, count: int) -> None:
-        """The Model column is shown only when two models are compared."""
-        self.setColumnHidden(2, count < 2)
+    def show_conditions(self, models: int, temperatures: int, budgets: int) -> None:
+        """Model, T and Budget columns only where the audit has more than one of them."""
+        self.setColumnHidden(MODEL_COLUMN, models < 2)
+        self.setColumnHidden(T_COLUMN, temperatures < 2)
+        self.setColumnHidden(BUDGET_COLUMN, budgets < 2)
 
     def add_result(self, result: QuestionResult, model_name: str) -> int:
         """Add (or, for a condition shown before, replace) the row; returns its index."""
@@ -138,13 +143,14 @@ class AuditTable(QTableWidget):
                 spoken = {"✓": "matches", "✗": "does not match"}.get(text, "no reference")
                 item.setData(Qt.ItemDataRole.AccessibleTextRole, spoken)
             self.setItem(row, column, item)
-            if column != QUESTION_COLUMN and self.columnWidth(column) < self._fit(text):
-                self.setColumnWidth(column, self._fit(text))
+            wanted = self._fit(text, column)
+            if column != QUESTION_COLUMN and self.columnWidth(column) < wanted:
+                self.setColumnWidth(column, wanted)
         return row
 
-    def _fit(self, text: str) -> int:
+    def _fit(self, text: str, column: int = -1) -> int:
         room = self.fontMetrics().horizontalAdvance(text) + CELL_PADDING
-        return min(MAX_COLUMN_WIDTH, room)
+        return min(NARROW_COLUMNS.get(column, MAX_COLUMN_WIDTH), room)
 
     def clear_rows(self) -> None:
         self.setRowCount(0)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -44,6 +44,7 @@ from app.ui.audit.summary import summary_text
 from app.ui.audit.table import AuditTable
 from app.ui.audit.worker import AuditThread, AuditWorker, saved_count
 
+OFFER_DELAY_MS = 250
 SUMMARY_PLACEHOLDER = "The set's figures appear here when the audit is done."
 
 
@@ -111,7 +112,13 @@ class AuditWindow(QWidget):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.folder_button.clicked.connect(self._on_folder_clicked)
-        self.form.changed.connect(self.refresh_offer)
+        # The offer reads the samples file, which can be megabytes: once typing pauses,
+        # not on every key.
+        self._offer_timer = QTimer(self)
+        self._offer_timer.setSingleShot(True)
+        self._offer_timer.setInterval(OFFER_DELAY_MS)
+        self._offer_timer.timeout.connect(self.refresh_offer)
+        self.form.changed.connect(self._offer_timer.start)
         for kind, button in self.export_buttons.items():
             button.clicked.connect(lambda _=False, k=kind: self.export(k))
         self.refresh_models()
@@ -171,7 +178,9 @@ class AuditWindow(QWidget):
         self.form.show_error(None)
         self._plan, self._data, self._names = plan, None, {}
         self.table.clear_rows()
-        self.table.show_models(len(plan.config.models))
+        config = plan.config
+        self.table.show_conditions(len(config.models), len(config.temperatures),
+                                   len(config.think_budgets))  # fmt: skip
         self.summary.clear()
         self.progress.setRange(0, plan.config.total_samples)
         self.progress.setValue(0)

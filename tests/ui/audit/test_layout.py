@@ -82,7 +82,7 @@ def _show(qtbot: QtBot, tmp_path: Path, size: tuple[int, int]) -> AuditWindow:
     qtbot.addWidget(window)
     config, store = _filled(tmp_path)
     with store:
-        window.table.show_models(2)
+        window.table.show_conditions(2, 2, 2)
         for model in MODELS:
             for budget, temperature in config.conditions():
                 for q in SET.questions:

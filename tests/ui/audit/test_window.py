@@ -14,7 +14,15 @@ from pytestqt.qtbot import QtBot
 
 from app.core.inference.sampling import RuntimeParams
 from app.ui.audit.export import HTML, JSON, MARKDOWN
-from app.ui.audit.table import MATCH_COLUMN, QUESTION_COLUMN
+from app.ui.audit.table import (
+    AGREEMENT_COLUMN,
+    BUDGET_COLUMN,
+    GREEDY_COLUMN,
+    MATCH_COLUMN,
+    MODEL_COLUMN,
+    QUESTION_COLUMN,
+    T_COLUMN,
+)
 from app.ui.audit.window import AuditWindow
 
 pytestmark = [pytest.mark.gui, pytest.mark.model, pytest.mark.slow]
@@ -82,16 +90,18 @@ def test_a_real_audit_fills_the_table_row_by_row_then_shows_the_summary(
     assert not any(summary for _, _, summary in seen), "the summary waits for the end"
     assert window.progress.value() == window.progress.maximum() == total
     table = window.table
-    assert table.isColumnHidden(2), "one model: no Model column"
+    assert all(table.isColumnHidden(c) for c in (MODEL_COLUMN, T_COLUMN, BUDGET_COLUMN)), (
+        "one model, one temperature, one budget: no columns that never change"
+    )
     assert [table.cell_text(r, 0) for r in range(2)] == ["mul", "add"]
     long_question = table.item(0, QUESTION_COLUMN)
     assert long_question is not None and long_question.toolTip() == long_question.text()
     assert "7 * 8" in long_question.toolTip()
     for row in range(2):
         assert table.cell_text(row, MATCH_COLUMN) in ("✓", "✗")
-        agreement = table.cell_text(row, 8)
+        agreement = table.cell_text(row, AGREEMENT_COLUMN)
         assert agreement.split(" = ")[0] in ("1/2", "2/2") and "[" in agreement
-        assert table.cell_text(row, 10), "the greedy baseline's answer, or 'no answer'"
+        assert table.cell_text(row, GREEDY_COLUMN), "the greedy baseline's answer, or 'no answer'"
     summary = window.summary.toPlainText()
     assert "Mean agreement" in summary and "Majority accuracy" in summary
     assert "Questions at 100% agreement" in summary and "Claim card" in summary
@@ -134,9 +144,9 @@ def test_cancel_keeps_the_finished_rows_and_resume_draws_only_the_rest(
     # Another window (Quorum started again) with the same settings and folder offers it too;
     # other settings are another audit.
     again = _window(qtbot, tmp_path, test_model_path)
-    assert again.start_button.text() == "&Resume (2 of 4 saved)"
+    qtbot.waitUntil(lambda: again.start_button.text() == "&Resume (2 of 4 saved)")
     again.form.samples_spin.setValue(3)
-    assert again.start_button.text() == "&Start"
+    qtbot.waitUntil(lambda: again.start_button.text() == "&Start")
     again.close()
     _run(qtbot, window)
     assert [window.table.cell_text(r, 0) for r in range(2)] == ["mul", "add"]
@@ -159,8 +169,10 @@ def test_two_models_side_by_side(qtbot: QtBot, tmp_path: Path, test_model_path: 
     assert window.form.model_paths() == (test_model_path, thinking)
     _run(qtbot, window)
     table = window.table
-    assert not table.isColumnHidden(2), "two models: the Model column shows which"
-    rows = [(table.cell_text(r, 0), table.cell_text(r, 2)) for r in range(table.rowCount())]
+    assert not table.isColumnHidden(MODEL_COLUMN), "two models: the Model column shows which"
+    rows = [
+        (table.cell_text(r, 0), table.cell_text(r, MODEL_COLUMN)) for r in range(table.rowCount())
+    ]
     names = list(dict.fromkeys(model for _, model in rows))  # in the order they ran
     assert len(names) == 2, "the copy has the same GGUF name: the file name tells them apart"
     assert names[1].endswith("(smol-think.gguf)")
