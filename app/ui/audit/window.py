@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.core import paths
 from app.core.audit.job import AuditProgress
+from app.core.audit.questions import QuestionSetError, load_question_set
 from app.core.audit.results import QuestionResult
 from app.core.inference.sampling import RuntimeParams
 from app.core.models import library
@@ -119,6 +120,7 @@ class AuditWindow(QWidget):
         self._offer_timer.setInterval(OFFER_DELAY_MS)
         self._offer_timer.timeout.connect(self.refresh_offer)
         self.form.changed.connect(self._offer_timer.start)
+        self.form.set_combo.currentIndexChanged.connect(self._on_set_chosen)
         for kind, button in self.export_buttons.items():
             button.clicked.connect(lambda _=False, k=kind: self.export(k))
         self.refresh_models()
@@ -322,6 +324,19 @@ class AuditWindow(QWidget):
         thread.deleteLater()
         self._set_running(False)
         self.refresh_offer()
+
+    def _on_set_chosen(self, _index: int) -> None:
+        # A file's problem is said as soon as it is chosen, in the loader's own sentence.
+        chosen = self.form.set_combo.currentData()
+        try:
+            questions = load_question_set(chosen)
+        except QuestionSetError as exc:
+            self.form.show_error(f"Question set: {exc}.")
+            return
+        self.form.show_error(None)
+        graded = sum(1 for q in questions.questions if q.answer is not None)
+        self.status_label.setText(f"{questions.name}: {len(questions.questions)} questions, "
+                                  f"{graded} with a reference answer.")  # fmt: skip
 
     def _on_folder_clicked(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Samples folder", str(self.folder))

@@ -222,8 +222,14 @@ def test_a_bad_question_set_is_explained_inline(
     bad = tmp_path / name
     bad.write_bytes(content)
     window.form.set_question_file(bad)
-    assert not window.start()
-    assert window.form.error_label.isVisible() and message in window.form.error_label.text()
+    error = window.form.error_label
+    assert error.isVisible() and message in error.text(), "said as soon as it is chosen"
+    assert not window.start() and message in error.text()
+    window.form.set_combo.setCurrentIndex(0)  # a bundled set: the line clears
+    assert not error.isVisible()
+    assert (
+        window.status_label.text() == "arithmetic.jsonl: 20 questions, 20 with a reference answer."
+    )
     window.close()
 
 
