@@ -257,3 +257,31 @@ def test_closing_the_window_stops_the_audit_and_keeps_its_samples(
     (samples_file,) = (tmp_path / "audits").iterdir()
     lines = samples_file.read_text(encoding="utf-8").splitlines()
     assert 1 + 4 <= len(lines) < 1 + 8, "the first question's samples stay, the rest never ran"
+
+
+def test_from_the_main_window_with_its_model_and_closed_with_it(
+    qtbot: QtBot, tmp_path: Path, test_model_path: Path
+) -> None:
+    from app.ui.main_window import MainWindow
+
+    main = MainWindow()
+    qtbot.addWidget(main)
+    main.show()
+    main.settings_panel.threads_spin.setValue(1)  # the audit takes the Settings runtime
+    with qtbot.waitSignal(main.session.model_loaded, timeout=RUN_TIMEOUT_MS):
+        main.open_model(test_model_path)
+    audit = main.show_audit()
+    assert audit.form.model_paths() == (test_model_path,), "the conversation's model"
+    assert audit.runtime().n_threads == 1
+    audit.folder = tmp_path / "audits"
+    question_set = tmp_path / "tiny.jsonl"
+    question_set.write_text(TINY, encoding="utf-8")
+    audit.form.set_question_file(question_set)
+    audit.form.samples_spin.setValue(4)
+    audit.form.max_tokens_spin.setValue(8)
+    with qtbot.waitSignal(audit.table.model().rowsInserted, timeout=RUN_TIMEOUT_MS):
+        assert audit.start()
+    main.close()  # the audit is cancelled and its thread ended with the window
+    assert not audit.running and not main.session.inference.qthread.isRunning()
+    (samples_file,) = (tmp_path / "audits").iterdir()
+    assert len(samples_file.read_text(encoding="utf-8").splitlines()) >= 1 + 5
