@@ -285,3 +285,15 @@ def test_from_the_main_window_with_its_model_and_closed_with_it(
     assert not audit.running and not main.session.inference.qthread.isRunning()
     (samples_file,) = (tmp_path / "audits").iterdir()
     assert len(samples_file.read_text(encoding="utf-8").splitlines()) >= 1 + 5
+
+
+def test_a_model_that_cannot_load_is_a_message(qtbot: QtBot, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf file at all" * 10)
+    window = _window(qtbot, tmp_path, broken)
+    _run(qtbot, window, "failed")
+    error = window.form.error_label.text()
+    assert window.form.error_label.isVisible() and "broken.gguf" in error
+    assert "Traceback" not in error and window.table.rowCount() == 0
+    assert window.start_button.isEnabled() and not window.cancel_button.isEnabled()
+    window.close()
