@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +39,7 @@ from app.core.audit.results import QuestionResult
 from app.core.inference.sampling import RuntimeParams
 from app.core.models import library
 from app.core.units import eta_text
+from app.ui.audit.charts import AuditCharts
 from app.ui.audit.export import HTML, JSON, KINDS, MARKDOWN, ask_path, write_report
 from app.ui.audit.form import AuditForm
 from app.ui.audit.inputs import AuditInputError, AuditPlan, check_inputs
@@ -104,6 +106,7 @@ class AuditWindow(QWidget):
         self.summary.setReadOnly(True)
         self.summary.setAccessibleName("Audit summary")
         self.summary.setPlaceholderText(SUMMARY_PLACEHOLDER)
+        self.charts = AuditCharts()
         self.export_buttons = {kind: QPushButton(KINDS[kind][0]) for kind in (HTML, JSON, MARKDOWN)}
         self._build_layout()
         self._thread: AuditThread | None = None
@@ -184,6 +187,7 @@ class AuditWindow(QWidget):
         self.table.show_conditions(len(config.models), len(config.temperatures),
                                    len(config.think_budgets))  # fmt: skip
         self.summary.clear()
+        self.charts.clear()
         self.progress.setRange(0, plan.config.total_samples)
         self.progress.setValue(0)
         self.status_label.setText("Loading the model…")
@@ -247,7 +251,11 @@ class AuditWindow(QWidget):
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addWidget(self.summary, 1)
+        self.results_tabs = QTabWidget()
+        self.results_tabs.setDocumentMode(True)
+        self.results_tabs.addTab(self.summary, "S&ummary")
+        self.results_tabs.addTab(self.charts, "C&harts")
+        lower_layout.addWidget(self.results_tabs, 1)
         lower_layout.addLayout(exports)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.table)
@@ -296,6 +304,7 @@ class AuditWindow(QWidget):
         """Show a finished audit's summary (report data) and allow its exports."""
         self._data = data
         self.summary.setPlainText(summary_text(data))
+        self.charts.show_report(data)
         self._set_running(self.running)
 
     def _on_finished(self, data: dict[str, Any]) -> None:

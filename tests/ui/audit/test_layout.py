@@ -121,4 +121,10 @@ def test_the_audit_window_reads_whole(
     assert window.export_buttons["html"].isEnabled()
     problems = clipped_text(window) + overlaps(window)
     assert not problems, f"{window.width()}×{window.height()}:\n" + "\n".join(problems)
+    window.results_tabs.setCurrentWidget(window.charts)
+    # Two sweeps per model pair (T per budget, budget per T), two charts per condition.
+    assert len(window.charts.charts) == 2 + 2 + 2 * 8
+    QApplication.processEvents()
+    problems = clipped_text(window) + overlaps(window)
+    assert not problems, f"charts, {window.width()}×{window.height()}:\n" + "\n".join(problems)
     window.close()

@@ -102,6 +102,9 @@ def test_a_real_audit_fills_the_table_row_by_row_then_shows_the_summary(
         agreement = table.cell_text(row, AGREEMENT_COLUMN)
         assert agreement.split(" = ")[0] in ("1/2", "2/2") and "[" in agreement
         assert table.cell_text(row, GREEDY_COLUMN), "the greedy baseline's answer, or 'no answer'"
+    # The report's charts: agreement per question and the reliability diagram.
+    assert len(window.charts.charts) == 2
+    assert all(chart.renderer().isValid() for chart in window.charts.charts)
     summary = window.summary.toPlainText()
     assert "Mean agreement" in summary and "Majority accuracy" in summary
     assert "Questions at 100% agreement" in summary and "Claim card" in summary
