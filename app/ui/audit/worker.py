@@ -94,6 +94,11 @@ class AuditWorker(QObject):
             if self._runner is not None:
                 self._runner.cancel()
 
+    @property
+    def cancel_requested(self) -> bool:
+        with self._lock:
+            return self._stop
+
     @Slot()
     def run(self) -> None:
         try:

@@ -6,6 +6,7 @@ Runs are tiny (2 questions, N = 2, 8 tokens) so the whole file stays fast on 2 c
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -255,11 +256,26 @@ def test_closing_the_window_stops_the_audit_and_keeps_its_samples(
     window = _window(qtbot, tmp_path, test_model_path, samples=4)
     with qtbot.waitSignal(window.table.model().rowsInserted, timeout=RUN_TIMEOUT_MS):
         assert window.start()
-    window.close()  # waits for the audit's thread: none is left running
+        hold_until_cancelled(window)
+    window.close()  # cancels, and waits for the audit's thread: none is left running
     assert not window.running
     (samples_file,) = (tmp_path / "audits").iterdir()
     lines = samples_file.read_text(encoding="utf-8").splitlines()
-    assert 1 + 4 <= len(lines) < 1 + 8, "the first question's samples stay, the rest never ran"
+    assert len(lines) == 1 + 4, "the first question's samples stay, the second never ran"
+
+
+def hold_until_cancelled(window: AuditWindow) -> None:
+    """Make the audit's thread wait, once its first question is done, until the test
+    cancels it (by closing a window), so the close always lands mid-audit."""
+    worker = window.worker
+    assert worker is not None
+
+    def hold(_result: object) -> None:
+        deadline = time.monotonic() + 60
+        while not worker.cancel_requested and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    worker.question_done.connect(hold, Qt.ConnectionType.DirectConnection)
 
 
 def test_from_the_main_window_with_its_model_and_closed_with_it(
@@ -284,10 +300,12 @@ def test_from_the_main_window_with_its_model_and_closed_with_it(
     audit.form.max_tokens_spin.setValue(8)
     with qtbot.waitSignal(audit.table.model().rowsInserted, timeout=RUN_TIMEOUT_MS):
         assert audit.start()
+        hold_until_cancelled(audit)
     main.close()  # the audit is cancelled and its thread ended with the window
     assert not audit.running and not main.session.inference.qthread.isRunning()
     (samples_file,) = (tmp_path / "audits").iterdir()
-    assert len(samples_file.read_text(encoding="utf-8").splitlines()) >= 1 + 5
+    lines = samples_file.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + 5, "the first question (4 samples and the greedy one) only"
 
 
 def test_a_model_that_cannot_load_is_a_message(qtbot: QtBot, tmp_path: Path) -> None:
