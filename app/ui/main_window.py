@@ -37,6 +37,7 @@ from app.core.consensus.record import is_consensus_run
 from app.core.conversation import ConversationError, open_history
 from app.core.history.describe import describe_run
 from app.core.history.records import RunRecord, RunStatus
+from app.ui.audit.window import AuditWindow, show_audit_window
 from app.ui.consensus.controller import ConsensusController
 from app.ui.consensus.options import ConsensusOptions
 from app.ui.consensus.session import ConsensusSession
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.consensus_session = ConsensusSession(session.conversation, session.inference,
                                                   parent=session)  # fmt: skip
         self._closed = False
+        self.audit_window: AuditWindow | None = None  # made on first use (View → Audit)
         self._build_widgets()
         self._connect()
         self.menus = WindowMenus(self)
@@ -255,6 +257,11 @@ class MainWindow(QMainWindow):
         box.open()
         return box
 
+    def show_audit(self) -> AuditWindow:
+        self.audit_window = show_audit_window(self.audit_window, self.settings_panel.runtime,
+                                              lambda: self.session.model, self)  # fmt: skip
+        return self.audit_window
+
     def show_shortcuts(self) -> ShortcutsDialog:
         dialog = ShortcutsDialog(action_rows(self.menus.shortcut_actions()), self)
         dialog.open()
@@ -383,6 +390,8 @@ class MainWindow(QMainWindow):
             self._closed = True
             self._save()
             self.models.shutdown()  # a first-run or manager download: cancelled, kept
+            if self.audit_window is not None:  # its samples are saved; Resume continues
+                self.audit_window.shutdown()
             # Cancel and end the thread first, so each session records its own run.
             self.session.inference.shutdown()
             self.consensus_session.shutdown()

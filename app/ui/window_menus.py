@@ -50,6 +50,7 @@ class WindowMenus(QObject):
         self.add(view_menu, "The &consensus panel", "Ctrl+2",
                  lambda: window.panes.setCurrentWidget(window.consensus_view))  # fmt: skip
         self.add(view_menu, "Focus the &question", "Ctrl+L", window.question.setFocus)
+        self.add(view_menu, "A&udit a claim…", "Ctrl+Shift+A", window.show_audit)
         self.add(view_menu, "&Search the history", QKeySequence.StandardKey.Find,
                  window.search_history)  # fmt: skip
         help_menu = bar.addMenu("&Help")

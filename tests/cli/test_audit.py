@@ -178,3 +178,30 @@ def test_killed_audit_continues_with_the_same_seeds(test_model_path: Path, tmp_p
         ]
 
     assert samples(resumed) == samples(whole), "a resumed audit is the uninterrupted one"
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_two_models_side_by_side(test_model_path: Path, tmp_path: Path) -> None:
+    from tests.core.inference.test_chat_template import HYBRID_TEMPLATE
+    from tests.gguf_edit import copy_with_string
+
+    # The test model beside its Qwen3-style thinking-template copy: the same weights and
+    # GGUF name, so only the file name can tell the two apart in the tables.
+    thinking = copy_with_string(
+        test_model_path, tmp_path / "smol-think.gguf", "tokenizer.chat_template", HYBRID_TEMPLATE
+    )
+    args = _audit_args(test_model_path, _set(tmp_path), tmp_path / "two.jsonl", *CHEAP, samples=2)
+    out = quorum(*args, "--model", str(thinking), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    names = [m["name"] for m in data["models"]]
+    assert len(set(names)) == 2 and names[1].endswith("(smol-think.gguf)")
+    assert [c["model"] for c in data["conditions"]] == [m["key"] for m in data["models"]]
+    for condition in data["conditions"]:
+        assert [q["id"] for q in condition["questions"]] == ["mul", "add"]
+        assert [q["n"] for q in condition["questions"]] == [2, 2]
+    text = quorum(*args, "--model", str(thinking))  # every sample saved: only the summary
+    assert text.returncode == 0, text.stderr
+    rows = [line for line in text.stdout.splitlines() if line.startswith("| ") and "0.8" in line]
+    assert len(rows) == 2 and "smol-think.gguf" in rows[1] and "smol-think" not in rows[0]

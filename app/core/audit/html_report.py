@@ -146,6 +146,15 @@ def _results(conditions: list[dict[str, Any]], names: dict[str, str]) -> str:
 
 
 def _sweeps(data: dict[str, Any], names: dict[str, str]) -> list[str]:
+    out = []
+    for title, svg in sweep_charts(data, names):
+        out += [f"<h2>{_e(title)}</h2>", svg]
+    return out
+
+
+def sweep_charts(data: dict[str, Any], names: dict[str, str]) -> list[tuple[str, str]]:
+    """(title, SVG) of each sweep the audit ran: agreement and accuracy against the
+    temperature (per budget) and against the thinking budget (per temperature)."""
     conditions = data["conditions"]
     budgets = data["settings"]["think_budgets"]
     temperatures = data["settings"]["temperatures"]
@@ -169,7 +178,7 @@ def _sweeps(data: dict[str, Any], names: dict[str, str]) -> list[str]:
                 for key in names
             ]
             title = f"Agreement and accuracy against temperature (budget {_budget(b)})"
-            out += [f"<h2>{_e(title)}</h2>", sweep_chart(series, title, "temperature")]
+            out.append((title, sweep_chart(series, title, "temperature")))
     if len(budgets) > 1:
         labels = [_budget(b) for b in budgets]
         for t in temperatures:
@@ -185,10 +194,7 @@ def _sweeps(data: dict[str, Any], names: dict[str, str]) -> list[str]:
                 for key in names
             ]
             title = f"Agreement and accuracy against thinking budget (T {t:g})"
-            out += [
-                f"<h2>{_e(title)}</h2>",
-                sweep_chart(series, title, "thinking budget (tokens)", labels),
-            ]
+            out.append((title, sweep_chart(series, title, "thinking budget (tokens)", labels)))
     return out
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -211,17 +212,19 @@ class AuditRunner:
     def run(self) -> Iterator[AuditEvent]:
         clock = _Clock()
         done = self.store_count()
+        names = model_names(self.config.models)
         for path in self.config.models:
             if self._cancelled:
                 return
             key = model_key(path)
             if not self.missing(key):  # all saved: no need to load a multi-GB model
-                yield ModelStarted(path, key, _header_name(path))
+                yield ModelStarted(path, key, names[path])
                 yield from self._all_saved(key)
                 continue
             engine = self.open_engine(path)
             try:
-                yield ModelStarted(path, key, _engine_name(engine, path))
+                name = names[path] if isinstance(path, Path) else _engine_name(engine, path)
+                yield ModelStarted(path, key, name)
                 self._engine, self._runner = engine, _runner_for(engine)
                 for event in self._model_events(engine, key, clock, done):
                     if isinstance(event, AuditProgress):
@@ -365,6 +368,19 @@ def _engine_name(engine: Engine | ServerEngine, path: AuditModel) -> str:
     if isinstance(engine, ServerEngine):
         return engine.model_id or str(path)
     return engine.info.name or (path.stem if isinstance(path, Path) else str(path))
+
+
+def model_names(paths: Sequence[AuditModel]) -> dict[AuditModel, str]:
+    """Each model's name in the reports: the name in its GGUF header (a server's model
+    id), with the file name added where two files share one (a model beside its
+    re-templated copy), so a side-by-side table never shows two rows that cannot be
+    told apart."""
+    names = {path: _header_name(path) for path in paths}
+    counts = Counter(names.values())
+    return {
+        path: f"{n} ({path.name})" if counts[n] > 1 and isinstance(path, Path) else n
+        for path, n in names.items()
+    }
 
 
 def _header_name(path: AuditModel) -> str:

@@ -14,6 +14,7 @@ from app.core.audit.claim import Claim, claim_lines
 from app.core.audit.collapse import CollapseVerdict, temperature_collapse, trace_collapse
 from app.core.audit.job import AuditConfig, condition_seed
 from app.core.audit.measures import QuestionFigures, question_figures
+from app.core.audit.questions import AuditQuestion
 from app.core.audit.samples import GREEDY, AuditSample, RunKey
 from app.core.audit.store import SampleStore
 
@@ -115,6 +116,36 @@ def _combined(trace: CollapseVerdict, sweep: CollapseVerdict | None) -> Collapse
     return trace
 
 
+@dataclass(frozen=True)
+class QuestionResult:
+    """One question under one condition: its figures, its samples and greedy baseline."""
+
+    question: AuditQuestion
+    key: RunKey
+    figures: QuestionFigures
+    samples: tuple[AuditSample, ...]  # by sample index, those saved
+    greedy: AuditSample | None
+
+
+def question_result(
+    config: AuditConfig, store: SampleStore, key: RunKey, question: AuditQuestion
+) -> QuestionResult:
+    """The figures of one question's saved samples under one condition: what the report
+    shows for it, and what a live view shows the moment the condition is done."""
+    saved = store.samples(key)
+    mine = tuple(saved[i] for i in range(config.samples) if i in saved)
+    baseline_key = RunKey(key.question, key.model, 0.0, key.think_budget, key.seed)
+    baseline = store.samples(baseline_key).get(GREEDY)
+    figures = question_figures(
+        question.id,
+        mine,
+        reference=question.answer,
+        greedy=baseline,
+        deterministic=key.temperature <= 0.0,
+    )
+    return QuestionResult(question, key, figures, mine, baseline)
+
+
 def _condition(
     config: AuditConfig,
     store: SampleStore,
@@ -124,18 +155,12 @@ def _condition(
 ) -> Condition:
     figures, samples, greedy = [], {}, {}
     for q in config.questions.questions:
-        seed = condition_seed(store.seed, q.id)
-        saved = store.samples(RunKey(q.id, model.key, temperature, budget, seed))
-        mine = [saved[i] for i in range(config.samples) if i in saved]
-        baseline = store.samples(RunKey(q.id, model.key, 0.0, budget, seed)).get(GREEDY)
-        samples[q.id] = mine
-        if baseline is not None:
-            greedy[q.id] = baseline
-        figures.append(
-            question_figures(
-                q.id, mine, reference=q.answer, greedy=baseline, deterministic=temperature <= 0.0
-            )
-        )
+        key = RunKey(q.id, model.key, temperature, budget, condition_seed(store.seed, q.id))
+        result = question_result(config, store, key, q)
+        samples[q.id] = list(result.samples)
+        if result.greedy is not None:
+            greedy[q.id] = result.greedy
+        figures.append(result.figures)
     totals = set_figures(figures)
     return Condition(
         model,

@@ -1,0 +1,1 @@
+"""The Audit window: check a self-consistency claim on a question set."""
