@@ -33,16 +33,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.consensus.record import is_consensus_run
 from app.core.conversation import ConversationError, open_history
 from app.core.history.describe import describe_run
-from app.core.history.records import RunRecord, RunStatus
+from app.core.history.records import RunRecord
 from app.ui.audit.window import AuditWindow, show_audit_window
 from app.ui.consensus.controller import ConsensusController
 from app.ui.consensus.options import ConsensusOptions
 from app.ui.consensus.session import ConsensusSession
 from app.ui.consensus.view import ConsensusView
-from app.ui.conversation.answer_view import AnswerView
+from app.ui.conversation.answer_view import AnswerView, no_answer_note
 from app.ui.conversation.engine_switch import EngineSwitch
 from app.ui.conversation.session import ChatSession
 from app.ui.conversation.trace_view import TraceView
@@ -61,24 +60,6 @@ from app.ui.widgets.wrapping_row import WrappingRow
 from app.ui.window_menus import WindowMenus
 
 ANSWER_PLACEHOLDER = "The answer appears here."
-
-
-def no_answer_note(record: RunRecord) -> str | None:
-    """What the empty answer pane says after a run that gave no answer (None: it did)."""
-    if record.answer.strip() or is_consensus_run(record):
-        return None
-    if record.status == RunStatus.CANCELLED:
-        return "Stopped before the model answered."
-    if record.error or record.status == RunStatus.ERROR:
-        return "No answer: the run failed (the message is above)."
-    sample = record.samples[0] if record.samples else None
-    if sample is not None and sample.finish_reason == "length":
-        where = "reasoning" if record.trace.strip() else "before answering"
-        return (f"No answer: the model used all {sample.tokens} tokens {where}. "
-                "Raise Max tokens in Settings and ask again.")  # fmt: skip
-    if record.trace.strip():
-        return "No answer: the model stopped while still reasoning (see the reasoning pane)."
-    return "The model finished without giving an answer."
 
 
 class MainWindow(QMainWindow):

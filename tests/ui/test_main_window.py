@@ -400,7 +400,7 @@ def test_no_answer_note_says_why(
     status: str, trace: str, finish: str, error: str | None, note: str
 ) -> None:
     from app.core.history.records import SampleRecord
-    from app.ui.main_window import no_answer_note
+    from app.ui.conversation.answer_view import no_answer_note
 
     sample = SampleRecord(0, 1, trace, "", None, None, 5, 0.1, finish)
     record = RunRecord(id=1, conversation_id=1, turn=0, created_at=0.0, question="q",

@@ -24,7 +24,7 @@ from app.core.answers.extract import final_answer_span
 from app.core.consensus.record import is_consensus_run, majority_text
 from app.core.conversation import majority_sample
 from app.core.history.describe import sample_label
-from app.core.history.records import RunRecord, SampleRecord
+from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.run_clock import RunProgress
 from app.ui.conversation.session import ChatSession
 from app.ui.widgets.markdown_view import MarkdownView
@@ -32,6 +32,24 @@ from app.ui.widgets.render import document_css
 
 _MIN_RENDER_INTERVAL_MS = 60
 _RENDER_COST_FACTOR = 4  # spend at most a fifth of the GUI thread on re-rendering
+
+
+def no_answer_note(record: RunRecord) -> str | None:
+    """What the empty answer pane says after a run that gave no answer (None: it did)."""
+    if record.answer.strip() or is_consensus_run(record):
+        return None
+    if record.status == RunStatus.CANCELLED:
+        return "Stopped before the model answered."
+    if record.error or record.status == RunStatus.ERROR:
+        return "No answer: the run failed (the message is above)."
+    sample = record.samples[0] if record.samples else None
+    if sample is not None and sample.finish_reason == "length":
+        where = "reasoning" if record.trace.strip() else "before answering"
+        return (f"No answer: the model used all {sample.tokens} tokens {where}. "
+                "Raise Max tokens in Settings and ask again.")  # fmt: skip
+    if record.trace.strip():
+        return "No answer: the model stopped while still reasoning (see the reasoning pane)."
+    return "The model finished without giving an answer."
 
 
 class AnswerView(QWidget):
