@@ -14,9 +14,7 @@ to show_sample when a sample is clicked.
 
 from __future__ import annotations
 
-import time
-
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -29,9 +27,6 @@ from app.core.run_clock import RunProgress
 from app.ui.conversation.session import ChatSession
 from app.ui.widgets.markdown_view import MarkdownView
 from app.ui.widgets.render import document_css
-
-_MIN_RENDER_INTERVAL_MS = 60
-_RENDER_COST_FACTOR = 4  # spend at most a fifth of the GUI thread on re-rendering
 
 
 def no_answer_note(record: RunRecord) -> str | None:
@@ -82,10 +77,6 @@ class AnswerView(QWidget):
         self.final.hide()  # shown with a summary; an empty row would offset the pane
         layout.addWidget(self.browser, 1)
 
-        self._pending = ""  # streamed text not shown yet (the render timer is running)
-        self._render_cost_ms = 0.0
-        self._render_timer = QTimer(self, singleShot=True)
-        self._render_timer.timeout.connect(self._on_render_due)
         self.copy_button.clicked.connect(self._on_copy_clicked)
         self._apply_style()
         session.run_started.connect(self._on_run_started)
@@ -96,11 +87,9 @@ class AnswerView(QWidget):
 
     def markdown(self) -> str:
         """The answer as the model wrote it (streamed so far)."""
-        return self.browser.markdown() + self._pending
+        return self.browser.markdown()
 
     def show_markdown(self, text: str, highlight: tuple[int, int] | None = None) -> None:
-        self._render_timer.stop()
-        self._pending = ""
         self.browser.show_markdown(text, highlight)
 
     def show_sample(self, sample: SampleRecord, note: str = "") -> None:
@@ -124,7 +113,6 @@ class AnswerView(QWidget):
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         self.browser.document().setDefaultStyleSheet(document_css(dark))
         if self.markdown():
-            self._flush()
             self.browser.rerender()
 
     def _on_copy_clicked(self) -> None:
@@ -135,23 +123,7 @@ class AnswerView(QWidget):
         self.show_markdown("")
 
     def _on_progress_made(self, progress: RunProgress) -> None:
-        if not progress.answer_delta:
-            return
-        self._pending += progress.answer_delta
-        if not self._render_timer.isActive():
-            interval = max(_MIN_RENDER_INTERVAL_MS, self._render_cost_ms * _RENDER_COST_FACTOR)
-            self._render_timer.start(int(interval))
-
-    def _on_render_due(self) -> None:
-        started = time.perf_counter()
-        self._flush()
-        self._render_cost_ms = (time.perf_counter() - started) * 1000
-
-    def _flush(self) -> None:
-        self._render_timer.stop()
-        if self._pending:
-            delta, self._pending = self._pending, ""
-            self.browser.append_markdown(delta)
+        self.browser.stream_markdown(progress.answer_delta)
 
     def _on_run_shown(self, record: RunRecord) -> None:
         if is_consensus_run(record):  # the majority's sample answers for the run
@@ -165,7 +137,7 @@ class AnswerView(QWidget):
         sample = record.samples[0] if record.samples else None
         extracted = sample.extracted if sample else None
         self.set_summary(f"Final answer: {extracted}" if extracted else "")
-        self._flush()  # then only the tail is re-rendered when the text is what streamed
+        # Only the tail is re-rendered when the text is what streamed.
         self.browser.finish_markdown(record.answer, final_answer_span(record.answer, extracted))
 
     def _on_conversation_reset(self) -> None:

@@ -26,6 +26,7 @@ from app.core.history.describe import sample_label
 from app.core.history.records import RunRecord, SampleRecord
 from app.core.run_clock import RunProgress
 from app.ui.conversation.session import ChatSession
+from app.ui.widgets.paced_text import PacedText
 
 
 def describe_reasoning(tokens: int, seconds: float | None, thinking: bool) -> str:
@@ -54,6 +55,7 @@ class TraceView(QWidget):
         self.copy_button = QPushButton("&Copy reasoning")
         self.copy_button.setToolTip("Copy the reasoning trace to the clipboard")
         self.text = QPlainTextEdit(readOnly=True)
+        self._paced = PacedText(self.text, self._append)
         self.text.setPlaceholderText("The model's reasoning appears here while it thinks.")
         self.text.setMinimumSize(160, 120)
         self.text.setAccessibleName("Reasoning trace")
@@ -80,11 +82,12 @@ class TraceView(QWidget):
         session.conversation_reset.connect(self._on_conversation_reset)
 
     def plain_text(self) -> str:
-        return self.text.toPlainText()
+        return self.text.toPlainText() + self._paced.pending
 
     def show_sample(self, sample: SampleRecord, *, majority: bool = False) -> None:
         """One sample's trace, labelled with its number and seed (and "majority" when it is
         the sample that answers for its run)."""
+        self._paced.discard()
         self.text.setPlainText(sample.trace)
         role = " · majority" if majority else ""
         self.set_summary(f"{sample_label(sample)}{role} · {sample.tokens} tokens")
@@ -99,16 +102,16 @@ class TraceView(QWidget):
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
 
     def _on_copy_clicked(self) -> None:
-        QGuiApplication.clipboard().setText(self.text.toPlainText())
+        QGuiApplication.clipboard().setText(self.plain_text())
 
     def _on_run_started(self, _record: RunRecord) -> None:
+        self._paced.discard()
         self.text.clear()
         self.summary.setText("Waiting for the model…")
 
     def _on_progress_made(self, progress: RunProgress) -> None:
-        if progress.trace_delta:
-            self._append(progress.trace_delta)
-        thinking = bool(self.text.document().characterCount() > 1)
+        self._paced.add(progress.trace_delta)
+        thinking = bool(self._paced.pending) or self.text.document().characterCount() > 1
         self.summary.setText(
             describe_reasoning(progress.trace_tokens, progress.thought_seconds, thinking)
         )
@@ -119,6 +122,7 @@ class TraceView(QWidget):
             self.show_sample(sample, majority=True)
             return
         # The final trace is authoritative: the splitter may relabel text at the end.
+        self._paced.flush()
         if self.text.toPlainText() != record.trace:
             self.text.setPlainText(record.trace)
         reasoning = record.params.get("reasoning") or {}
@@ -127,6 +131,7 @@ class TraceView(QWidget):
         self.summary.setText(describe_reasoning(tokens, seconds, bool(record.trace)))
 
     def _on_conversation_reset(self) -> None:
+        self._paced.discard()
         self.text.clear()
         self.summary.clear()
 

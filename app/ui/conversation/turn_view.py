@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.core.history.records import RunRecord, RunStatus
 from app.ui.conversation.trace_view import describe_reasoning
 from app.ui.widgets.markdown_view import MarkdownView
+from app.ui.widgets.paced_text import PacedText
 
 SIDE_BY_SIDE_WIDTH = 900  # below this, the reasoning goes above the answer
 TRACE_HEIGHT = 220
@@ -109,6 +110,7 @@ class TurnView(QFrame):
         self.trace = QPlainTextEdit(readOnly=True)
         self.trace.setAccessibleName("Reasoning trace")
         self.trace.setFixedHeight(TRACE_HEIGHT)
+        self._paced_trace = PacedText(self.trace, self._append_trace)
         self.answer = GrowingMarkdownView()
         self.answer.setAccessibleName("Answer")
         self.note = QLabel("")
@@ -161,22 +163,26 @@ class TurnView(QFrame):
             self._trace_chars += len(trace)
             if first:
                 self._arrange()
-            bar = self.trace.verticalScrollBar()
-            at_bottom = bar.value() >= bar.maximum() - 4
-            self.trace.moveCursor(self.trace.textCursor().MoveOperation.End)
-            self.trace.insertPlainText(trace)
-            if at_bottom:
-                bar.setValue(bar.maximum())
+            self._paced_trace.add(trace)
         if answer:
-            self.answer.append_markdown(answer)
+            self.answer.stream_markdown(answer)
         thinking = self._trace_chars > 0
         self.fold.setText("Reasoning · " + describe_reasoning(trace_tokens, thought_seconds,
                                                               thinking))  # fmt: skip
+
+    def _append_trace(self, text: str) -> None:
+        bar = self.trace.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        self.trace.moveCursor(self.trace.textCursor().MoveOperation.End)
+        self.trace.insertPlainText(text)
+        if at_bottom:
+            bar.setValue(bar.maximum())
 
     def finish(self, record: RunRecord, trace: str, answer: str,
                highlight: tuple[int, int] | None, summary: str = "") -> None:  # fmt: skip
         """The run ended: its final texts (authoritative), folded unless kept open."""
         self.record, self.streaming = record, False
+        self._paced_trace.flush()
         if self.trace.toPlainText() != trace:
             self.trace.setPlainText(trace)
         self._trace_chars = len(trace)

@@ -22,6 +22,7 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QWidget
 
 from app.ui.widgets.markdown_stream import MarkdownStream, StreamUpdate
+from app.ui.widgets.paced_text import PacedText
 from app.ui.widgets.render import SafeTextBrowser, markdown_to_html
 
 # A link reference definition may be used above it: only a whole render resolves that.
@@ -32,7 +33,8 @@ _FOLLOW_SLACK_PX = 4
 
 class MarkdownView(SafeTextBrowser):
     """A SafeTextBrowser showing Markdown, whole (show_markdown) or streamed
-    (append_markdown), following the stream while the reader is at the bottom."""
+    (append_markdown at once, stream_markdown at a pace: app.ui.widgets.paced_text),
+    following the stream while the reader is at the bottom."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,16 +42,22 @@ class MarkdownView(SafeTextBrowser):
         self._tail_start = 0  # document position where the tail's HTML begins
         self._highlight: tuple[int, int] | None = None
         self.last_update: StreamUpdate | None = None  # what the latest append rendered
+        self._paced = PacedText(self, lambda delta: self.append_markdown(delta))
 
     def markdown(self) -> str:
-        """The Markdown shown, as written."""
-        return self._stream.text
+        """The Markdown as written: what is shown, and streamed text still to render."""
+        return self._stream.text + self._paced.pending
+
+    def stream_markdown(self, delta: str) -> None:
+        """Add streamed text, rendered at a pace (and only once shown, if hidden)."""
+        self._paced.add(delta)
 
     def highlight(self) -> tuple[int, int] | None:
         return self._highlight
 
     def show_markdown(self, text: str, highlight: tuple[int, int] | None = None) -> None:
         """Show ``text`` whole (``highlight``: a span of it to mark as the final answer)."""
+        self._paced.discard()
         with self._following():
             self.setHtml(markdown_to_html(text, highlight).rstrip() if text else "")
         self._stream.reset(text)
@@ -75,6 +83,7 @@ class MarkdownView(SafeTextBrowser):
         """The stream ended as ``text``: mark ``highlight`` and settle, re-rendering only
         the tail when the text is what streamed and the highlight lies in the tail (a
         final answer usually closes the answer); otherwise render it whole."""
+        self._paced.flush()
         settled = self._stream.settled_chars
         in_tail = highlight is None or highlight[0] >= settled
         if text != self._stream.text or not in_tail or _REFERENCE.search(text):
@@ -90,6 +99,7 @@ class MarkdownView(SafeTextBrowser):
 
     def rerender(self) -> None:
         """Render everything again (after a style change, or to settle a stream)."""
+        self._paced.flush()
         self.show_markdown(self._stream.text, self._highlight)
 
     def _remove_tail(self, cursor: QTextCursor) -> None:

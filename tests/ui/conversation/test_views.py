@@ -85,6 +85,7 @@ def test_corrupt_history_is_moved_aside_with_a_message(tmp_path: Path) -> None:
 def test_answer_view_streams_with_spaced_renders(session: ChatSession, qtbot: QtBot) -> None:
     view = AnswerView(session)
     qtbot.addWidget(view)
+    view.show()
     renders: list[float] = []
     original = view.browser.append_markdown
 
@@ -106,6 +107,22 @@ def test_answer_view_streams_with_spaced_renders(session: ChatSession, qtbot: Qt
     marked = view.browser.document().find("42").charFormat().background()
     assert marked.style() != Qt.BrushStyle.NoBrush  # the final answer is highlighted
     assert view.final.text() == "Final answer: 42"
+
+
+def test_a_hidden_answer_view_renders_nothing_until_shown(
+    session: ChatSession, qtbot: QtBot
+) -> None:
+    # The Run detail tab is hidden while the conversation streams: its views must not
+    # spend the GUI thread (which shares the cores with llama.cpp) on text nobody sees.
+    view = AnswerView(session)
+    qtbot.addWidget(view)
+    session.run_started.emit(record("q", "", ""))
+    session.progress_made.emit(progress(answer="The answer is **42**."))
+    qtbot.wait(400)  # several render intervals
+    assert view.browser.toPlainText() == ""
+    assert view.markdown() == "The answer is **42**."  # waiting, whole
+    view.show()
+    qtbot.waitUntil(lambda: "The answer is 42" in view.browser.toPlainText(), timeout=2000)
 
 
 def test_trace_view_streams_counts_and_collapses(session: ChatSession, qtbot: QtBot) -> None:
