@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator
 
 from PySide6.QtCore import QRect
+from PySide6.QtGui import Qt  # QtGui's Qt also has mightBeRichText
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -24,7 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# Rounding in layouts and style metrics: a pixel is not a clipped letter.
+# Rounding in layouts and style metrics: a pixel is not a clipped letter. It is when it
+# is the ink of a glyph: a label's text is laid out by advance widths, but a final "e"
+# or "y" may reach a pixel past its advance, and the painter clips at the widget's edge
+# (a "Temperature" label 76 px wide whose ink is 77 px lost the "e"'s last column, and
+# a 1 px slack on the advance width let it through). So ink is checked with no slack.
 SLACK_PX = 1
 
 
@@ -113,8 +118,42 @@ def _label_problem(label: QLabel) -> str | None:
     need = label.minimumSizeHint().width() - (label.width() - rect.width())
     if rect.width() + SLACK_PX < need:
         return f"needs {need} px, has {rect.width()}"
+    ink = _ink_problem(label)
+    if ink:
+        return ink
     if rect.height() + SLACK_PX < label.fontMetrics().height():
         return f"needs {label.fontMetrics().height()} px of height, has {rect.height()}"
+    return None
+
+
+def _ink_problem(label: QLabel) -> str | None:
+    """A plain, unwrapped label whose glyphs reach past the widget's edge, where the
+    painter clips them, though their advance widths fit."""
+    text = label.text()
+    if label.textFormat() == Qt.TextFormat.RichText or (
+        label.textFormat() == Qt.TextFormat.AutoText and Qt.mightBeRichText(text)
+    ):
+        return None
+    if label.buddy() is not None:  # "&Temperature" shows as "Temperature"
+        text = text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+    metrics = label.fontMetrics()
+    rect = label.contentsRect().adjusted(label.margin(), 0, -label.margin(), 0)
+    align = label.alignment()
+    for line in text.split("\n"):
+        if not line:
+            continue
+        advance = metrics.horizontalAdvance(line)
+        if align & Qt.AlignmentFlag.AlignRight:
+            origin = rect.right() + 1 - advance
+        elif align & Qt.AlignmentFlag.AlignHCenter:
+            origin = rect.left() + (rect.width() - advance) // 2
+        else:
+            origin = rect.left()
+        ink = metrics.boundingRect(line)
+        left, right = origin + ink.left(), origin + ink.left() + ink.width()
+        if left < 0 or right > label.width():
+            return (f"the ink of {line[:40]!r} spans x {left}..{right}, the label "
+                    f"0..{label.width()}: cut at the edge")  # fmt: skip
     return None
 
 

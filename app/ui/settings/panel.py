@@ -41,6 +41,8 @@ _SAMPLING_FIELDS: dict[str, tuple[str, float, float, float, int | None, str]] = 
     "max_tokens": ("Ma&x tokens", 1, 131072, 256, None, "Stop after this many tokens"),
 }
 _DEFAULT_RUNTIME = {"n_ctx": 4096, "n_gpu_layers": 0}
+_LABEL_GAP = 8  # px between a row's label and its box
+_INK_MARGIN = 1  # px each side of a label's text: the ink overhang seen is 1 px
 
 
 class SettingsPanel(QWidget):
@@ -58,6 +60,9 @@ class SettingsPanel(QWidget):
         self._overrides: dict[str, Any] = {}
         self._showing = False  # True while values are set by code, not by the user
         form = QFormLayout()
+        # A label flush against its box reads as one word with it; the style's spacing
+        # (6 px in Fusion) is the least, not the norm.
+        form.setHorizontalSpacing(max(form.horizontalSpacing(), _LABEL_GAP))
         self.thinking_box = QCheckBox("T&hink before answering")
         self.thinking_box.setChecked(True)
         form.addRow(self.thinking_box)
@@ -161,6 +166,9 @@ class SettingsPanel(QWidget):
     def _row(self, label: str, editor: QWidget, name: str) -> tuple[QLabel, QWidget]:
         buddy = QLabel(label)
         buddy.setBuddy(editor)
+        # Room for the ink: a "T" starts a pixel left of its advance, a final "e" may end
+        # a pixel right of it, and a label sized to its advance clips them at its edges.
+        buddy.setContentsMargins(_INK_MARGIN, 0, _INK_MARGIN, 0)
         hint = QLabel("")
         hint.setEnabled(False)  # drawn greyed: it is a reference, not a value
         self.default_labels[name] = hint
