@@ -35,6 +35,7 @@ THEMES = ("light", "dark")
 QUESTION = "What is 17 * 23? Answer with a number."
 SAMPLES = 6  # a consensus run small enough to take seconds on the test model
 MAX_TOKENS = 48
+THREADS = 2  # llama.cpp threads, as on the machines the project is measured on
 DISPLAY = ":97"
 WAIT_S = 240  # for one answer or one consensus run, on a busy machine
 
@@ -161,13 +162,15 @@ class Driver:
             return
         window = self.window = windows[0]
         window.resize(*SIZES["wide"])
-        window.open_model(self.model)
         panel = window.settings_panel
+        panel.threads_spin.setValue(THREADS)  # applies when the model loads
+        window.open_model(self.model)
         self.steps = [
             lambda: window.session.model is not None,
             lambda: self.ask(QUESTION, consensus=False) or True,
             lambda: self.finished(),
             lambda: self.shoot("answer"),
+            lambda: window.new_conversation() or True,  # a run of its own, not a follow-up
             lambda: self.ask(QUESTION, consensus=True) or True,
             lambda: self.finished(),
             lambda: self.show_majority() or True,

@@ -28,8 +28,12 @@ from PySide6.QtWidgets import (
 # Rounding in layouts and style metrics: a pixel is not a clipped letter. It is when it
 # is the ink of a glyph: a label's text is laid out by advance widths, but a final "e"
 # or "y" may reach a pixel past its advance, and the painter clips at the widget's edge
-# (a "Temperature" label 76 px wide whose ink is 77 px lost the "e"'s last column, and
-# a 1 px slack on the advance width let it through). So ink is checked with no slack.
+# (and QLabel clips its text to its contents rectangle), and a 1 px slack on the
+# advance width let such labels through. So ink is checked against the contents
+# rectangle with no slack.
+# Under X11 the shortcut letter is underlined, and the underline splits the text into
+# runs shaped apart: "&Temperature" loses its "Te" kerning and paints 2 px wider than
+# the advance its size hint measured (offscreen draws no underline, so it never showed).
 SLACK_PX = 1
 
 
@@ -127,34 +131,51 @@ def _label_problem(label: QLabel) -> str | None:
 
 
 def _ink_problem(label: QLabel) -> str | None:
-    """A plain, unwrapped label whose glyphs reach past the widget's edge, where the
-    painter clips them, though their advance widths fit."""
+    """A plain, unwrapped label whose glyphs reach past its contents rectangle, where
+    QLabel clips them, though their advance widths fit."""
     text = label.text()
     if label.textFormat() == Qt.TextFormat.RichText or (
         label.textFormat() == Qt.TextFormat.AutoText and Qt.mightBeRichText(text)
     ):
         return None
-    if label.buddy() is not None:  # "&Temperature" shows as "Temperature"
-        text = text.replace("&&", "\0").replace("&", "").replace("\0", "&")
     metrics = label.fontMetrics()
-    rect = label.contentsRect().adjusted(label.margin(), 0, -label.margin(), 0)
+    unkerned = 0  # what the underlined shortcut letter adds, the first line only
+    if label.buddy() is not None:  # "&Temperature" shows as "Temperature"
+        unkerned = _underline_cost(text.split("\n")[0], label)
+        text = text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+    rect = label.contentsRect()
+    text_rect = rect.adjusted(label.margin(), 0, -label.margin(), 0)
+    indent = max(0, label.indent())  # a label without a frame indents nothing by default
     align = label.alignment()
     for line in text.split("\n"):
         if not line:
             continue
-        advance = metrics.horizontalAdvance(line)
+        extra, unkerned = unkerned, 0
+        advance = metrics.horizontalAdvance(line) + extra
         if align & Qt.AlignmentFlag.AlignRight:
-            origin = rect.right() + 1 - advance
+            origin = text_rect.right() + 1 - indent - advance
         elif align & Qt.AlignmentFlag.AlignHCenter:
-            origin = rect.left() + (rect.width() - advance) // 2
+            origin = text_rect.left() + (text_rect.width() - advance) // 2
         else:
-            origin = rect.left()
+            origin = text_rect.left() + indent
         ink = metrics.boundingRect(line)
-        left, right = origin + ink.left(), origin + ink.left() + ink.width()
-        if left < 0 or right > label.width():
-            return (f"the ink of {line[:40]!r} spans x {left}..{right}, the label "
-                    f"0..{label.width()}: cut at the edge")  # fmt: skip
+        left, right = origin + ink.left(), origin + ink.left() + ink.width() + extra
+        if left < rect.left() or right > rect.right() + 1:
+            return (f"the ink of {line[:40]!r} spans x {left}..{right}, the label shows "
+                    f"{rect.left()}..{rect.right() + 1}: cut at the edge")  # fmt: skip
     return None
+
+
+def _underline_cost(text: str, label: QLabel) -> int:
+    """How much wider a line paints with its shortcut letter underlined (runs split)."""
+    at = text.replace("&&", "\0\0").find("&")
+    if at < 0 or at + 1 >= len(text):
+        return 0
+    metrics = label.fontMetrics()
+    plain = text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+    pieces = (text[:at], text[at + 1], text[at + 2 :])
+    split = sum(metrics.horizontalAdvance(p.replace("&&", "&")) for p in pieces if p)
+    return max(0, split - metrics.horizontalAdvance(plain))
 
 
 def overlaps(root: QWidget) -> list[str]:

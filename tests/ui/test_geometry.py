@@ -238,8 +238,9 @@ def test_the_check_sees_a_label_whose_ink_is_cut_by_a_pixel(qtbot: QtBot) -> Non
     ink = label.fontMetrics().boundingRect("Temperature")
     assert ink.left() < 0 or ink.right() >= label.width(), "precondition: the ink overhangs"
     assert any("the ink of 'Temperature'" in p for p in clipped_text(box))
-    label.setContentsMargins(1, 0, 1, 0)  # what the settings panel gives its labels
-    label.resize(label.sizeHint())
+    label.setIndent(1)  # what the settings panel gives its labels
+    label.setMinimumWidth(label.sizeHint().width() + 3)
+    label.resize(label.minimumWidth(), label.height())
     assert clipped_text(box) == []
 
 

@@ -159,6 +159,9 @@ class ConsensusRunner:
         self.engine = engine
         # A server engine brings its own sampler (app.core.remote.runner).
         self._sampler = sampler or BatchSampler(engine.model, engine.runtime.n_threads)
+        self._init_watch()
+
+    def _init_watch(self) -> None:
         # The sampler knows the samples it decodes by position in its seed list, which
         # skips the ones a resumed run kept: sample index -> position, for watch().
         self._watch_lock = threading.Lock()

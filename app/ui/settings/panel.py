@@ -164,11 +164,7 @@ class SettingsPanel(QWidget):
         self._show_values()
 
     def _row(self, label: str, editor: QWidget, name: str) -> tuple[QLabel, QWidget]:
-        buddy = QLabel(label)
-        buddy.setBuddy(editor)
-        # Room for the ink: a "T" starts a pixel left of its advance, a final "e" may end
-        # a pixel right of it, and a label sized to its advance clips them at its edges.
-        buddy.setContentsMargins(_INK_MARGIN, 0, _INK_MARGIN, 0)
+        buddy = _shortcut_label(label, editor)
         hint = QLabel("")
         hint.setEnabled(False)  # drawn greyed: it is a reference, not a value
         self.default_labels[name] = hint
@@ -231,6 +227,28 @@ class SettingsPanel(QWidget):
             if over
             else ""
         )
+
+
+def _shortcut_label(text: str, buddy: QWidget) -> QLabel:
+    """A form label with room for what its size hint does not measure.
+
+    The hint is the text's advance width, and the label clips its text to that box. The
+    ink may reach a pixel past it on either side (a "T" starts left of its origin), and
+    where the shortcut letter is underlined (X11) the text is shaped in separate runs
+    around it, losing the kerning at the cuts: "&Temperature" paints 2 px wider than its
+    hint, and the label cut its "e". So the text starts a pixel in, and the box is wider.
+    """
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    metrics = label.fontMetrics()
+    plain = text.replace("&", "")
+    at = text.find("&")
+    runs = (text[:at], text[at + 1 : at + 2], text[at + 2 :]) if at >= 0 else (plain,)
+    unkerned = sum(metrics.horizontalAdvance(run) for run in runs if run)
+    lost = max(0, unkerned - metrics.horizontalAdvance(plain))
+    label.setIndent(_INK_MARGIN)
+    label.setMinimumWidth(label.sizeHint().width() + lost + _INK_MARGIN)
+    return label
 
 
 def _int_spin_box(low: int, high: int, step: int) -> QSpinBox:
