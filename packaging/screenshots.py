@@ -10,9 +10,9 @@ child drives the window as a user would: open the model, ask one question, then 
 consensus run of a few samples with few tokens, and grabs the window from the X
 screen at 1400×900 and 900×600. Each PNG's size is read back and checked.
 
-Needs Xvfb (``apt-get install -y xvfb``) and the test model (``python -m
-tests.fetch_test_model`` puts it in .cache/models; or pass --model). About a minute a
-theme on two cores.
+Needs Xvfb (``apt-get install -y xvfb``) and the test model (``python
+tests/fetch_test_model.py`` puts it in .cache/models; or pass --model). A few minutes
+on two cores.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
     if args.child:
         return child(args.model, args.out, (args.theme or ["light"])[0])
     if not args.model.is_file():
-        print(f"screenshots: no model at {args.model}; run python -m tests.fetch_test_model "
+        print(f"screenshots: no model at {args.model}; run python tests/fetch_test_model.py "
               "or pass --model", file=sys.stderr)  # fmt: skip
         return 2
     if shutil.which("Xvfb") is None:

@@ -193,6 +193,10 @@ class SettingsPanel(QWidget):
                 self.default_labels[name].setText(f"default {text}")
         finally:
             self._showing = False
+        # One width for every "default …" note, so the boxes line up in a column.
+        widest = max(hint.sizeHint().width() for hint in self.default_labels.values())
+        for hint in self.default_labels.values():
+            hint.setMinimumWidth(widest)
 
     def _on_value_edited(self, *_args: object) -> None:
         if self._showing:
