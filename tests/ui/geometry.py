@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator
 
 from PySide6.QtCore import QRect
+from PySide6.QtGui import Qt  # QtGui's Qt also has mightBeRichText
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -24,7 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# Rounding in layouts and style metrics: a pixel is not a clipped letter.
+# Rounding in layouts and style metrics: a pixel is not a clipped letter. It is when it
+# is the ink of a glyph: a label's text is laid out by advance widths, but a final "e"
+# or "y" may reach a pixel past its advance, and the painter clips at the widget's edge
+# (and QLabel clips its text to its contents rectangle), and a 1 px slack on the
+# advance width let such labels through. So ink is checked against the contents
+# rectangle with no slack.
+# Under X11 the shortcut letter is underlined, and the underline splits the text into
+# runs shaped apart: "&Temperature" loses its "Te" kerning and paints 2 px wider than
+# the advance its size hint measured (offscreen draws no underline, so it never showed).
 SLACK_PX = 1
 
 
@@ -113,9 +122,60 @@ def _label_problem(label: QLabel) -> str | None:
     need = label.minimumSizeHint().width() - (label.width() - rect.width())
     if rect.width() + SLACK_PX < need:
         return f"needs {need} px, has {rect.width()}"
+    ink = _ink_problem(label)
+    if ink:
+        return ink
     if rect.height() + SLACK_PX < label.fontMetrics().height():
         return f"needs {label.fontMetrics().height()} px of height, has {rect.height()}"
     return None
+
+
+def _ink_problem(label: QLabel) -> str | None:
+    """A plain, unwrapped label whose glyphs reach past its contents rectangle, where
+    QLabel clips them, though their advance widths fit."""
+    text = label.text()
+    if label.textFormat() == Qt.TextFormat.RichText or (
+        label.textFormat() == Qt.TextFormat.AutoText and Qt.mightBeRichText(text)
+    ):
+        return None
+    metrics = label.fontMetrics()
+    unkerned = 0  # what the underlined shortcut letter adds, the first line only
+    if label.buddy() is not None:  # "&Temperature" shows as "Temperature"
+        unkerned = _underline_cost(text.split("\n")[0], label)
+        text = text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+    rect = label.contentsRect()
+    text_rect = rect.adjusted(label.margin(), 0, -label.margin(), 0)
+    indent = max(0, label.indent())  # a label without a frame indents nothing by default
+    align = label.alignment()
+    for line in text.split("\n"):
+        if not line:
+            continue
+        extra, unkerned = unkerned, 0
+        advance = metrics.horizontalAdvance(line) + extra
+        if align & Qt.AlignmentFlag.AlignRight:
+            origin = text_rect.right() + 1 - indent - advance
+        elif align & Qt.AlignmentFlag.AlignHCenter:
+            origin = text_rect.left() + (text_rect.width() - advance) // 2
+        else:
+            origin = text_rect.left() + indent
+        ink = metrics.boundingRect(line)
+        left, right = origin + ink.left(), origin + ink.left() + ink.width() + extra
+        if left < rect.left() or right > rect.right() + 1:
+            return (f"the ink of {line[:40]!r} spans x {left}..{right}, the label shows "
+                    f"{rect.left()}..{rect.right() + 1}: cut at the edge")  # fmt: skip
+    return None
+
+
+def _underline_cost(text: str, label: QLabel) -> int:
+    """How much wider a line paints with its shortcut letter underlined (runs split)."""
+    at = text.replace("&&", "\0\0").find("&")
+    if at < 0 or at + 1 >= len(text):
+        return 0
+    metrics = label.fontMetrics()
+    plain = text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+    pieces = (text[:at], text[at + 1], text[at + 2 :])
+    split = sum(metrics.horizontalAdvance(p.replace("&&", "&")) for p in pieces if p)
+    return max(0, split - metrics.horizontalAdvance(plain))
 
 
 def overlaps(root: QWidget) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.core.consensus.stats import DETERMINISTIC_NOTE
@@ -223,3 +223,46 @@ def test_which_docks_are_wanted_is_remembered(qtbot: QtBot) -> None:
     assert again.settings_dock.isVisible(), "folded is not closed: it comes back"
     assert not again.history_dock.isVisible(), "closed stays closed"
     again.close()
+
+
+def test_the_check_sees_a_label_whose_ink_is_cut_by_a_pixel(qtbot: QtBot) -> None:
+    # The settings' "Temperature" looked cut: the label was as wide as the text's advance
+    # (what its size hint asks for) while the glyphs' ink reaches a pixel past it.
+    box = QWidget()
+    qtbot.addWidget(box)
+    label = QLabel("&Temperature", box)
+    label.setBuddy(QSpinBox(box))
+    label.resize(label.sizeHint())
+    box.show()
+    qtbot.waitExposed(box)
+    ink = label.fontMetrics().boundingRect("Temperature")
+    assert ink.left() < 0 or ink.right() >= label.width(), "precondition: the ink overhangs"
+    assert any("the ink of 'Temperature'" in p for p in clipped_text(box))
+    label.setIndent(1)  # what the settings panel gives its labels
+    label.setMinimumWidth(label.sizeHint().width() + 3)
+    label.resize(label.minimumWidth(), label.height())
+    assert clipped_text(box) == []
+
+
+@pytest.mark.parametrize("docked", [False, True], ids=["reopened", "docked"])
+def test_settings_read_whole_at_1175x745(qtbot: QtBot, theme: str, docked: bool) -> None:
+    # The size a saved window came up at, with both docks shown. Opened again there, the
+    # settings dock floats over the window; a saved layout may also dock it.
+    window = show_window(qtbot, (1175, 745))
+    settle(window, qtbot)
+    dock = window.settings_dock
+    for _ in range(2 if not dock.isVisible() else 0):  # folded: close, then reopen it
+        window.docks.actions[dock].trigger()
+        settle(window, qtbot)
+    if docked:
+        dock.setFloating(False)
+        settle(window, qtbot)
+    assert dock.isVisible() and window.history_dock.isVisible()
+    panel = window.settings_panel
+    assert panel.isVisible()
+    labels = [lab for lab in panel.findChildren(QLabel) if lab.buddy() is not None]
+    assert any(lab.text() == "&Temperature" and lab.isVisible() for lab in labels)
+    problems = clipped_text(panel) + overlaps(panel)
+    assert not problems, "\n".join(problems)
+    assert_reads_whole(window)
+    window.close()

@@ -28,6 +28,13 @@ import llama_cpp as llama
 
 from app.core.answers.extract import extract_answer
 from app.core.consensus.memory_plan import ConsensusPlan, context_spec
+from app.core.consensus.sampler import (
+    BatchEvent,
+    BatchFinished,
+    BatchStep,
+    SampleFinished,
+    WatchedSample,
+)
 from app.core.inference.backend import (
     AbortSwitch,
     LlamaError,
@@ -54,40 +61,6 @@ SLOW_BATCH_STEP_S = 1.0
 def sample_seeds(base_seed: int, n: int) -> list[int]:
     """One distinct, reproducible seed per sample."""
     return [(base_seed + i * 7919) % 2**31 for i in range(n)]
-
-
-@dataclass(frozen=True)
-class BatchStep:
-    """Progress after one decode step."""
-
-    active: int
-    finished: int
-    total: int
-    tokens: int  # completion tokens generated so far, all samples together
-
-
-@dataclass(frozen=True)
-class SampleFinished:
-    """One sample ended (stop, length or a full context); its slot takes the next one."""
-
-    index: int
-    result: GenerationResult
-
-
-@dataclass(frozen=True)
-class BatchFinished:
-    """The batch ended: every sample done, stopped early, cancelled, or failed (error)."""
-
-    results: list[GenerationResult | None]  # by sample index; None: never finished
-    stopped_early: bool
-    cancelled: bool
-    seconds: float
-    tokens: int
-    error: str | None = None
-    started: int = 0  # samples that began decoding; the rest were skipped by the stop
-
-
-BatchEvent = BatchStep | SampleFinished | BatchFinished
 
 
 @dataclass
@@ -220,9 +193,14 @@ class _BatchRun:
             slot.chain.close()
         self.slots.clear()
 
-    def progress(self) -> BatchStep:
+    def progress(self, watched: int | None = None) -> BatchStep:
         finished = sum(r is not None for r in self.results)
-        return BatchStep(len(self.slots), finished, len(self.seeds), self.tokens)
+        slot = next((s for s in self.slots.values() if s.index == watched), None)
+        text = None
+        if slot is not None:
+            splitter = slot.splitter
+            text = WatchedSample(slot.index, splitter.trace, splitter.answer, slot.tokens)
+        return BatchStep(len(self.slots), finished, len(self.seeds), self.tokens, text)
 
     def finished(self, ending: _Ending) -> BatchFinished:
         return BatchFinished(
@@ -243,6 +221,7 @@ class BatchSampler:
         self.model = model
         self.n_threads = n_threads
         self._cancel = threading.Event()
+        self._watched: int | None = None  # one reference, set from any thread
 
     def cancel(self) -> None:
         """Stop now, keeping every finished sample (callable from any thread)."""
@@ -251,6 +230,10 @@ class BatchSampler:
     def sample_seeds(self, base_seed: int, n: int) -> list[int]:
         """One seed per sample (the ConsensusSampler protocol asks each sampler)."""
         return sample_seeds(base_seed, n)
+
+    def watch(self, index: int | None) -> None:
+        """Each BatchStep carries this sample's text while it decodes (any thread)."""
+        self._watched = index
 
     def run(
         self,
@@ -299,7 +282,7 @@ class BatchSampler:
                     yield run.finished(ending)
                     return
                 run.fill()
-                yield run.progress()
+                yield run.progress(self._watched)
             yield run.finished(_Ending.COMPLETE)
         finally:
             run.drop_all()

@@ -41,7 +41,7 @@ def report_markdown(data: dict[str, Any], chart_png_name: str | None = None) -> 
     parts += ["## Environment", _environment(data)]
     parts += ["## Samples", _samples_table(data.get("samples", []))]
     if data.get("unfinished"):
-        skipped = ", ".join(inline(s["index"]) for s in data["unfinished"])
+        skipped = ", ".join(inline(s["index"] + 1) for s in data["unfinished"])
         parts.append(f"Not run (stopped early or cancelled): samples {skipped}.")
     parts.append("*Every sample's full reasoning and answer are in the JSON report.*")
     return "\n\n".join(parts) + "\n"
@@ -97,7 +97,7 @@ def _groups_table(consensus: dict[str, Any]) -> str:
     n = consensus["n"] or 1
     rows = [
         (str(rank), inline(g["answer"]), inline(g["count"]),
-         format_share(g["count"] / n), inline(", ".join(str(m) for m in sorted(g["samples"]))))
+         format_share(g["count"] / n), inline(", ".join(str(m + 1) for m in sorted(g["samples"]))))
         for rank, g in enumerate(consensus["groups"], start=1)
     ]  # fmt: skip
     if not rows:
@@ -139,7 +139,7 @@ def _samples_table(samples: list[dict[str, Any]]) -> str:
     for s in samples:
         extracted = (s.get("extracted") or {}).get("text")
         rows.append((
-            inline(s["index"]), inline(s["seed"]), inline(s.get("group") or ""),
+            inline(s["index"] + 1), inline(s["seed"]), inline(s.get("group") or ""),
             inline(extracted) if extracted else "—", inline(s["tokens"]),
             f"{s['seconds']:.2f}", inline(s["finish_reason"]),
         ))  # fmt: skip

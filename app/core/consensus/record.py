@@ -24,6 +24,7 @@ from app.core.consensus.report import (
     sample_record,
     sample_records,
     stats_from_dict,
+    unfinished_dict,
 )
 from app.core.consensus.runner import ConsensusReport
 from app.core.consensus.stats import ConsensusStats, compute_stats
@@ -147,7 +148,8 @@ def record_to_report_data(record: RunRecord) -> dict[str, Any]:
             "software": saved["software"],
             "hardware": saved["hardware"],
             "samples": [_sample_from_record(s, details[s.index]) for s in record.samples],
-            "unfinished": saved["unfinished"],
+            # Saved before samples had a "number" too, or since.
+            "unfinished": [unfinished_dict(u["index"], u["seed"]) for u in saved["unfinished"]],
         }
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"this run's saved consensus report is damaged ({exc!r})") from exc
@@ -302,6 +304,7 @@ def _sample_from_record(sample: SampleRecord, extras: dict[str, Any]) -> dict[st
                      "span": extras["span"]}  # fmt: skip
     return {
         "index": sample.index,
+        "number": sample.index + 1,
         "seed": sample.seed,
         "group": sample.group,
         "finish_reason": sample.finish_reason,

@@ -81,15 +81,24 @@ def build_report(
         "hardware": hardware_summary(),
         "samples": [sample_dict(i, r, report.groups.get(i)) for i, r in finished],
         "unfinished": [
-            {"index": i, "seed": report.seeds[i]} for i, r in enumerate(report.samples) if r is None
+            unfinished_dict(i, report.seeds[i]) for i, r in enumerate(report.samples) if r is None
         ],
     }
+
+
+# A sample's "index" counts from 0: the seeds, a resumed run and the groups' member lists
+# know samples by it. "number" counts from 1, as the window and the Markdown number them.
+
+
+def unfinished_dict(index: int, seed: int) -> dict[str, Any]:
+    return {"index": index, "number": index + 1, "seed": seed}
 
 
 def sample_dict(index: int, result: GenerationResult, group: str | None) -> dict[str, Any]:
     extracted = result.extracted
     return {
         "index": index,
+        "number": index + 1,
         "seed": result.seed,
         "group": group,
         "finish_reason": result.finish_reason,

@@ -7,9 +7,10 @@ GUI wraps it in its worker thread.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from app.core.answers.grouping import NO_ANSWER, AnswerGrouper
@@ -21,7 +22,7 @@ from app.core.consensus.batch import (
 )
 from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
 from app.core.consensus.resume import result_of
-from app.core.consensus.sampler import ConsensusSampler
+from app.core.consensus.sampler import ConsensusSampler, WatchedSample
 from app.core.consensus.stats import ConsensusStats, compute_stats
 from app.core.consensus.stopping import EarlyStopChoice, PrefixStopper, complete_prefix
 from app.core.history.records import SampleRecord
@@ -81,12 +82,14 @@ class ConsensusSample:
 
 @dataclass(frozen=True)
 class ConsensusProgress:
-    """After a decode step: samples in flight, finished, asked for, and tokens so far."""
+    """After a decode step: samples in flight, finished, asked for, and tokens so far;
+    and the text so far of the sample ``ConsensusRunner.watch`` named, while it runs."""
 
     active: int
     finished: int
     total: int
     tokens: int
+    watched: WatchedSample | None = None
 
 
 @dataclass(frozen=True)
@@ -156,10 +159,30 @@ class ConsensusRunner:
         self.engine = engine
         # A server engine brings its own sampler (app.core.remote.runner).
         self._sampler = sampler or BatchSampler(engine.model, engine.runtime.n_threads)
+        self._init_watch()
+
+    def _init_watch(self) -> None:
+        # The sampler knows the samples it decodes by position in its seed list, which
+        # skips the ones a resumed run kept: sample index -> position, for watch().
+        self._watch_lock = threading.Lock()
+        self._watched: int | None = None
+        self._positions: dict[int, int] = {}
 
     def cancel(self) -> None:
         """Stop now and keep every finished sample (callable from any thread)."""
         self._sampler.cancel()
+
+    def watch(self, index: int | None) -> None:
+        """Follow this sample's text in each ConsensusProgress while it decodes (None:
+        none). Callable from any thread, before or during a run."""
+        with self._watch_lock:
+            self._watched = index
+            self._sampler.watch(None if index is None else self._positions.get(index))
+
+    def _decode_only(self, missing: list[int]) -> None:
+        with self._watch_lock:
+            self._positions = {index: position for position, index in enumerate(missing)}
+        self.watch(self._watched)
 
     def prepare(self, request: ConsensusRequest) -> tuple[list[int], ConsensusPlan, bool]:
         """Tokens, memory plan and whether the template opened a think block."""
@@ -205,6 +228,7 @@ class ConsensusRunner:
             yield run.finished(BatchFinished([], stopped_early=False, cancelled=False,
                                              seconds=0.0, tokens=0))  # fmt: skip
             return
+        self._decode_only(missing)
         for event in self._sampler.run(
             tokens,
             sampling,
@@ -229,7 +253,10 @@ class ConsensusRunner:
                 yield ConsensusSample(index, event.result, label, stats)
             elif isinstance(event, BatchStep):
                 done = event.finished + run.resumed
-                yield ConsensusProgress(event.active, done, request.samples, event.tokens)
+                watched = event.watched and replace(event.watched,
+                                                    index=missing[event.watched.index])  # fmt: skip
+                yield ConsensusProgress(event.active, done, request.samples, event.tokens,
+                                        watched)  # fmt: skip
             elif isinstance(event, BatchFinished):
                 yield run.finished(event)
 

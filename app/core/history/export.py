@@ -1,8 +1,11 @@
 """Export one run: Markdown for people, JSON for tools.
 
 The JSON holds every field of the run and of every sample under the dataclasses' own
-names, so a reader can rebuild the RunRecord. It is strict JSON: a NaN or infinite float
-(possible in a consensus summary) becomes null rather than a token other parsers reject.
+names, so a reader can rebuild the RunRecord, plus one derived field per sample: its
+"number", counted from 1 as the window and the Markdown number samples ("index" counts
+from 0, as the seeds, a resumed run and the consensus member lists do). It is strict
+JSON: a NaN or infinite float (possible in a consensus summary) becomes null rather than
+a token other parsers reject.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from app.core.markdown_text import code_span, fenced, inline, table, text_block
 
 JSON_FORMAT = "quorum.run"
 JSON_FORMAT_VERSION = 1
+_CONSENSUS_DATA_NOTE = (
+    "*The figures as saved; in this data samples are indices from 0 (sample 1 is index 0).*"
+)
 
 
 def export_filename(question: str, run_id: int, suffix: str) -> str:
@@ -30,6 +36,9 @@ def export_filename(question: str, run_id: int, suffix: str) -> str:
 def run_to_dict(run: RunRecord) -> dict[str, Any]:
     """Every field, in declaration order, behind a format tag and a readable timestamp."""
     fields = _finite(dataclasses.asdict(run))
+    fields["samples"] = [
+        {"index": s["index"], "number": s["index"] + 1, **s} for s in fields["samples"]
+    ]
     return {
         "format": JSON_FORMAT,
         "format_version": JSON_FORMAT_VERSION,
@@ -52,10 +61,11 @@ def export_markdown(run: RunRecord) -> str:
         parts += _sample_body(run.samples[0], "##")
     elif run.samples:
         if run.consensus is not None:
-            parts += ["## Consensus", fenced(json.dumps(_finite(run.consensus), indent=2), "json")]
+            parts += ["## Consensus", _CONSENSUS_DATA_NOTE,
+                      fenced(json.dumps(_finite(run.consensus), indent=2), "json")]  # fmt: skip
         parts += ["## Samples", _samples_table(run.samples)]
         for sample in run.samples:
-            parts.append(f"### Sample {inline(sample.index)} (seed {inline(sample.seed)})")
+            parts.append(f"### Sample {inline(sample.index + 1)} (seed {inline(sample.seed)})")
             parts += _sample_body(sample, "####")
     else:
         parts.append("*No answer was recorded.*")
@@ -103,7 +113,7 @@ def _sample_body(sample: SampleRecord, level: str) -> list[str]:
 def _samples_table(samples: list[SampleRecord]) -> str:
     rows = []
     for s in samples:
-        cells = [s.index, s.seed, s.extracted or "—", s.group or "—", s.tokens]
+        cells = [s.index + 1, s.seed, s.extracted or "—", s.group or "—", s.tokens]
         cells += [f"{s.seconds:.2f}", s.finish_reason]
         rows.append([inline(c) for c in cells])
     return table(("#", "Seed", "Extracted", "Group", "Tokens", "Seconds", "Finish"), rows)

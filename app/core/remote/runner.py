@@ -36,6 +36,7 @@ class ServerConsensusRunner(ConsensusRunner):
         # this class replaces; a ServerEngine has it.
         self.engine = server  # type: ignore[assignment]
         self._sampler = self.server_sampler
+        self._init_watch()
 
     @property
     def path(self) -> RunPath:

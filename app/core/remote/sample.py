@@ -64,11 +64,16 @@ class StreamedSample:
         self._finished = True
         return self.splitter.finish()
 
+    @property
+    def trace(self) -> str:
+        """The reasoning so far: the server's own, then any the splitter found in the text."""
+        server_trace = "".join(self._server_trace).strip("\r\n")
+        return "\n\n".join(part for part in (server_trace, self.splitter.trace) if part)
+
     def result(self, reason: FinishReason, error: str | None = None) -> GenerationResult:
         self.finish()
         splitter = self.splitter
-        server_trace = "".join(self._server_trace).strip("\r\n")
-        trace = "\n\n".join(part for part in (server_trace, splitter.trace) if part)
+        trace = self.trace
         ttft = self.first_token_at - self.started if self.first_token_at else None
         return GenerationResult(
             trace=trace,

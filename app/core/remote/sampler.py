@@ -27,10 +27,16 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.core.consensus.batch import BatchEvent, BatchFinished, BatchStep, SampleFinished
 from app.core.consensus.batch import sample_seeds as spaced_seeds
 from app.core.consensus.memory_plan import ConsensusPlan
 from app.core.consensus.runner import ConsensusError
+from app.core.consensus.sampler import (
+    BatchEvent,
+    BatchFinished,
+    BatchStep,
+    SampleFinished,
+    WatchedSample,
+)
 from app.core.inference.engine import FinishReason, GenerationResult, Message
 from app.core.inference.sampling import SamplingParams
 from app.core.inference.think_budget import ThinkBudget
@@ -93,9 +99,13 @@ class _Run:
     def tokens(self) -> int:
         return self.tokens_done + sum(s.tokens for s in self.samples.values())
 
-    def progress(self) -> BatchStep:
+    def progress(self, watched: int | None = None) -> BatchStep:
         finished = sum(r is not None for r in self.results)
-        return BatchStep(len(self.samples), finished, len(self.seeds), self.tokens)
+        sample = self.samples.get(watched) if watched is not None else None
+        text = None
+        if watched is not None and sample is not None:
+            text = WatchedSample(watched, sample.trace, sample.splitter.answer, sample.tokens)
+        return BatchStep(len(self.samples), finished, len(self.seeds), self.tokens, text)
 
     def finished(self, *, stopped: bool = False, cancelled: bool = False) -> BatchFinished:
         return BatchFinished(
@@ -114,6 +124,7 @@ class ServerSampler:
         # The chat path sends messages, not tokens: the runner's prepare() sets them.
         self.messages: list[Message] = []
         self._cancel = threading.Event()
+        self._watched: int | None = None  # one reference, set from any thread
         self._request_ids = iter(range(1, 2**62))
         # The last run's requests as (first sample, samples carried), in the order sent:
         # the record of the path it took ((0, 8) then (8, 1), ... on the n_cmpl path).
@@ -123,6 +134,10 @@ class ServerSampler:
         """Stop now, keeping every finished sample: every connection is cut at once."""
         self._cancel.set()
         self.engine.client.abort_streams()
+
+    def watch(self, index: int | None) -> None:
+        """Each BatchStep carries this sample's streamed text while it runs (any thread)."""
+        self._watched = index
 
     def sample_seeds(self, base_seed: int, n: int) -> list[int]:
         """Consecutive seeds on the n_cmpl path (the server's rule), else the local rule."""
@@ -164,7 +179,7 @@ class ServerSampler:
                     yield ending
                     return
                 self._fill(run)
-                yield run.progress()
+                yield run.progress(self._watched)
             yield run.finished()
         finally:
             self.engine.client.abort_streams()

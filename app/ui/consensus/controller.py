@@ -58,6 +58,7 @@ class ConsensusController(QObject):
         session.run_opened.connect(self._on_run_opened)
         session.conversation_reset.connect(self._on_conversation_reset)
         view.sample_selected.connect(self._on_sample_selected)
+        view.sample_watched.connect(consensus.watch)
         view.exported.connect(lambda message: banner.show_message(message, "info"))
         view.figures.one_sample_requested.connect(self._on_one_sample_requested)
         options.toggled.connect(self._on_toggled)

@@ -31,8 +31,8 @@ class SampleChipStrip(QWidget):
     """One chip per sample asked for, coloured by its group once it has finished.
 
     Signals:
-        sample_clicked(int): a finished sample's chip was clicked; the payload is the
-            sample's index.
+        sample_clicked(int): a sample's chip was clicked, finished or not (the panel
+            follows a sample still running); the payload is the sample's index.
     """
 
     sample_clicked = Signal(int)
@@ -139,9 +139,8 @@ class SampleChipStrip(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         index = self.index_at(event.position().toPoint())
-        if index is not None and index in self._groups:
-            self.set_selected(index)
-            self.sample_clicked.emit(index)
+        if index is not None:
+            self.sample_clicked.emit(index)  # the panel marks it, if it can show it
         super().mousePressEvent(event)
 
     def event(self, event: QEvent) -> bool:

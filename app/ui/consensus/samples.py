@@ -1,10 +1,16 @@
-"""The samples behind one answer group, and one sample's reasoning beside its answer."""
+"""The samples behind one answer group, and one sample's reasoning beside its answer.
+
+While a run goes, the sample shown may be one still decoding (``SampleDetail.follow``):
+its text then grows with each progress event, appended to the panes, so an update costs
+what it adds, not what is already on screen.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -17,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.consensus.sampler import WatchedSample
 from app.core.history.records import SampleRecord
 
 COLUMNS = ("Sample", "Seed", "Tokens", "Seconds", "Finish")
@@ -157,14 +164,45 @@ class SampleDetail(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(splitter, 1)
         self._index: int | None = None
+        self._live = False  # following a sample still decoding
+        self._seed: int | None = None
+        self._shown: dict[str, str] = {}  # pane name -> the text it holds, while live
         self.clear()
 
     @property
     def index(self) -> int | None:
         return self._index
 
+    @property
+    def live(self) -> bool:
+        """True while the sample shown has not finished (its text grows)."""
+        return self._live
+
+    def follow(self, index: int, seed: int | None) -> None:
+        """Show a sample that has not finished: nothing yet, then its text as it grows."""
+        self._index, self._live, self._seed = index, True, seed
+        self._shown = {"trace": "", "answer": ""}
+        self.trace_pane.clear()
+        self.answer_pane.clear()
+        self.header.setText(f"{self._name()}: not started yet; its reasoning and answer "
+                            "appear here once it starts.")  # fmt: skip
+
+    def show_live(self, watched: WatchedSample) -> None:
+        """The followed sample's text so far (anything else is ignored)."""
+        if not self._live or watched.index != self._index:
+            return
+        self.header.setText(f"{self._name()}: running, {watched.tokens} tokens so far")
+        self._grow("trace", self.trace_pane, watched.trace)
+        self._grow("answer", self.answer_pane, watched.answer)
+
+    def stop_following(self, why: str) -> None:
+        """The run ended before the followed sample did: keep its text, say so."""
+        if self._live:
+            self._live = False
+            self.header.setText(f"{self._name()}: {why}")
+
     def show_sample(self, sample: SampleRecord) -> None:
-        self._index = sample.index
+        self._index, self._live = sample.index, False
         parts = [f"Sample {sample.index + 1}", f"seed {sample.seed}", f"{sample.tokens} tokens",
                  f"{sample.seconds:.2f} s", f"finished by {sample.finish_reason}"]  # fmt: skip
         if sample.extracted is not None:
@@ -177,10 +215,31 @@ class SampleDetail(QWidget):
         self.answer_pane.setPlainText(sample.answer or "(empty answer)")
 
     def clear(self) -> None:
-        self._index = None
+        self._index, self._live = None, False
         self.header.setText("Select a sample to see its reasoning and answer.")
         self.trace_pane.clear()
         self.answer_pane.clear()
+
+    def _name(self) -> str:
+        seed = f" (seed {self._seed})" if self._seed is not None else ""
+        return f"Sample {(self._index or 0) + 1}{seed}"
+
+    def _grow(self, name: str, pane: QPlainTextEdit, text: str) -> None:
+        shown = self._shown.get(name, "")
+        if text == shown:
+            return
+        if not text.startswith(shown):  # answer text moved to the trace: once, at most
+            pane.setPlainText(text)
+        else:
+            # Follow the text only when the reader is already at the bottom.
+            bar = pane.verticalScrollBar()
+            at_bottom = bar.value() >= bar.maximum() - 4
+            cursor = QTextCursor(pane.document())
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(text[len(shown) :])
+            if at_bottom:
+                bar.setValue(bar.maximum())
+        self._shown[name] = text
 
     def _pane(self, name: str) -> QPlainTextEdit:
         pane = QPlainTextEdit(self)

@@ -105,6 +105,10 @@ class ConsensusSession(QObject):
         self.inference.generate_consensus(job)
         return record
 
+    def watch(self, index: int | None) -> None:
+        """Stream this sample's text in the progress events while it decodes (None: none)."""
+        self.inference.worker.watch(index)
+
     def resume(self, run_id: int) -> RunRecord:
         """Take up an interrupted consensus run from the history: the same seeds, only the
         samples it lacks; its saved samples are reported first (sampled, kept=True).

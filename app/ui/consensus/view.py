@@ -5,7 +5,9 @@ progress, a bar per answer group and a chip per sample, both coloured by group. 
 the samples of the group whose bar was clicked, and the chosen sample's reasoning beside
 its answer. The view holds no engine and starts nothing: the main window feeds it the
 runner's events (on_started, on_sample, on_progress, on_finished) or a finished run
-(load_report), and listens to sample_selected / group_selected.
+(load_report), and listens to sample_selected / group_selected. While a run goes, a
+click on the chip of a sample not yet finished follows that sample (sample_watched): the
+progress events then carry its text so far, shown as it grows.
 """
 
 from __future__ import annotations
@@ -58,9 +60,12 @@ class ConsensusView(QWidget):
         group_selected(str): a group's samples were listed (bar click or select_group);
             the payload is the group's label.
         exported(str): the report was written; the message names every file.
+        sample_watched(object): the running sample whose text the progress events
+            should carry (int), or None when no running sample is shown.
     """
 
     sample_selected = Signal(int)
+    sample_watched = Signal(object)
     group_selected = Signal(str)
     exported = Signal(str)
 
@@ -88,6 +93,9 @@ class ConsensusView(QWidget):
         self._report_data: dict[str, Any] | None = None
         self._total = 0
         self._last_progress = ConsensusProgress(0, 0, 0, 0)
+        self._seeds: list[int] = []
+        self._running = False  # between on_started and on_finished
+        self._watching: int | None = None
         self.clear()
 
     # -- state others may read ------------------------------------------------------------
@@ -117,10 +125,13 @@ class ConsensusView(QWidget):
     def on_started(self, event: ConsensusStarted) -> None:
         self.clear()
         self.set_plan(event.plan)
+        self._seeds, self._running = list(event.seeds), True
 
     def on_sample(self, event: ConsensusSample) -> None:
         self._samples[event.index] = sample_record(event.index, event.result, event.group)
         self.chips.set_sample(event.index, event.group)
+        if self.detail.live and self.detail.index == event.index:
+            self.select_sample(event.index)  # the final text, with its group and figures
         # Live figures count every sample finished so far, which are the short ones.
         self._show_stats(event.stats, live_basis(len(self._samples), self._total))
         progress = self._last_progress
@@ -130,6 +141,8 @@ class ConsensusView(QWidget):
     def on_progress(self, event: ConsensusProgress) -> None:
         self._last_progress = event
         self.figures.set_progress(event.finished, event.total, event.tokens, event.active)
+        if event.watched is not None:
+            self.detail.show_live(event.watched)
 
     def on_finished(
         self, event: ConsensusFinished | ConsensusReport, data: dict[str, Any] | None = None
@@ -137,6 +150,9 @@ class ConsensusView(QWidget):
         """The run ended; data (from build_report) makes it exportable. The groups' colours
         settle by size, as they are when the run is reopened and in the exported chart."""
         report = event.report if isinstance(event, ConsensusFinished) else event
+        self._running = False
+        self.detail.stop_following("the run ended before this sample finished")
+        self._watch(None)
         self._show_finished(snapshot_of(report))
         if data is not None:
             self.set_report_data(data)
@@ -155,6 +171,8 @@ class ConsensusView(QWidget):
         self._show_finished(finished)
 
     def clear(self) -> None:
+        self._watch(None)
+        self._seeds, self._running = [], False
         self._samples.clear()
         self._stats = None
         self._report_data = None
@@ -191,6 +209,21 @@ class ConsensusView(QWidget):
         with QSignalBlocker(self.group_list):  # we show the sample ourselves just below
             self.group_list.select_index(index)
         self._show_sample(index)
+        return True
+
+    def follow_sample(self, index: int) -> bool:
+        """Show a sample of the run going that has not finished: its text as it grows
+        (sample_watched asks for it). False if no run goes or the index is outside it."""
+        if index in self._samples:
+            return self.select_sample(index)
+        if not self._running or not 0 <= index < self._total:
+            return False
+        seed = self._seeds[index] if index < len(self._seeds) else None
+        self.detail.follow(index, seed)
+        self.chips.set_selected(index)
+        with QSignalBlocker(self.group_list):
+            self.group_list.table.clearSelection()
+        self._watch(index)
         return True
 
     def show_help(self) -> StatsHelpDialog:
@@ -291,7 +324,13 @@ class ConsensusView(QWidget):
         group = self.chips.group_of(index)
         return group if group is not None else self._samples[index].group
 
+    def _watch(self, index: int | None) -> None:
+        if index != self._watching:
+            self._watching = index
+            self.sample_watched.emit(index)
+
     def _show_sample(self, index: int) -> None:
+        self._watch(None)
         self.detail.show_sample(self._samples[index])
         self.chips.set_selected(index)
         self.sample_selected.emit(index)
@@ -300,7 +339,7 @@ class ConsensusView(QWidget):
         self.select_group(label)
 
     def _on_chip_clicked(self, index: int) -> None:
-        self.select_sample(index)
+        self.follow_sample(index)
 
     def _on_sample_chosen(self, index: int) -> None:
         if index in self._samples:

@@ -3,7 +3,8 @@
 llama.cpp must see one model from one thread only, so the Engine is created, used and
 closed inside `InferenceWorker`'s slots, which all run on its thread. The GUI never
 touches the Engine except through `InferenceWorker.cancel`, whose only effect is
-Engine.cancel (documented thread-safe) and a flag.
+Engine.cancel (documented thread-safe) and a flag, and `InferenceWorker.watch`, which
+names the consensus sample whose text the progress events carry (one reference).
 
 A small model produces a token every few milliseconds. Emitting a signal per token
 would queue thousands of events for the GUI, so text is accumulated per channel and
@@ -114,6 +115,7 @@ class InferenceWorker(QObject):
         self._server: ServerEngine | None = None  # set: questions go there
         self._engine_lock = threading.Lock()  # guards the references, for cancel()
         self._runner: ConsensusRunner | None = None
+        self._watched: int | None = None  # the consensus sample whose text to stream
         self._stop = threading.Event()
         self._closing = threading.Event()  # the app is quitting: don't hash the model now
 
@@ -127,6 +129,14 @@ class InferenceWorker(QObject):
                 self._server.cancel()
             if self._runner is not None:
                 self._runner.cancel()
+
+    def watch(self, index: int | None) -> None:
+        """Stream this consensus sample's text in each progress event (any thread; None:
+        none). It holds for the run going and for the next ones until changed."""
+        with self._engine_lock:
+            self._watched = index
+            if self._runner is not None:
+                self._runner.watch(index)
 
     def close_soon(self) -> None:
         """The app is closing (any thread): cancel, and keep the last report quick."""
@@ -255,6 +265,7 @@ class InferenceWorker(QObject):
         self.consensus_planned.emit(plan)
         with self._engine_lock:
             self._runner = runner
+            runner.watch(self._watched)
         try:
             thinking = job.request.thinking if runner.engine.supports_thinking else None
             report = self._run_consensus(runner, job, ConsensusSoFar(job.request, plan, thinking))

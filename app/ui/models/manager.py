@@ -55,6 +55,7 @@ from app.ui.models.download_worker import (
 from app.ui.models.hub_form import HubFileForm
 from app.ui.models.hub_search import HubSearchPanel
 from app.ui.models.job_panel import JobPanel
+from app.ui.models.model_name import entry_name, name_cell
 from app.ui.widgets.plain_text import literal_rich_text
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,8 @@ class ModelManagerDialog(QDialog):
             self._show_message(f"Could not list your models: {exc}", error=True)
         self.table.setRowCount(len(self._entries))
         for row, entry in enumerate(self._entries):
-            for column, (text, tip) in enumerate(table_cells(entry)):
+            cells = table_cells(entry)  # the name as the window title gives it
+            for column, (text, tip) in enumerate([name_cell(entry, cells[0][1]), *cells[1:]]):
                 item = QTableWidgetItem(text)
                 item.setToolTip(literal_rich_text(tip))  # paths are the user's file names
                 self.table.setItem(row, column, item)
@@ -315,7 +317,7 @@ class ModelManagerDialog(QDialog):
         if not self.job.busy:
             self.accept()
         else:  # closing would cancel the job the user started
-            self._show_message(f"Now using {entry.display_name}; the job below continues.")
+            self._show_message(f"Now using {entry_name(entry)}; the job below continues.")
 
     def choose_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(
@@ -367,10 +369,10 @@ class ModelManagerDialog(QDialog):
             self.select(result.entry_id)
             self._show_message(f"{result.filename} downloaded and verified ({result.path}).")
         elif isinstance(result, ModelEntry) and kind == "verify":
-            self._show_message(f"{result.display_name} matches its recorded checksum.")
+            self._show_message(f"{entry_name(result)} matches its recorded checksum.")
         elif isinstance(result, ModelEntry):
             self.select(result.id)
-            self._show_message(f"Added {result.display_name}; the file stays where it is.")
+            self._show_message(f"Added {entry_name(result)}; the file stays where it is.")
         self.library_changed.emit()
 
     def _on_job_failed(self, kind: str, message: str, _error: object) -> None:

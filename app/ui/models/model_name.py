@@ -26,6 +26,22 @@ def entry_name(entry: ModelEntry) -> str:
     return (name_from_file(file) if file is not None else "") or entry.display_name
 
 
+def name_cell(entry: ModelEntry, about: str = "") -> tuple[str, str]:
+    """The model manager's name cell, (text, tooltip): the name the title and the picker
+    use; the tooltip adds the file's own name and, where it differs, the GGUF's
+    general.name, so a file imported under any name can still be told apart."""
+    name = entry_name(entry)
+    tips = []
+    if entry.filename or entry.path:
+        tips.append(f"File: {entry.filename or Path(entry.path or '').name}")
+    if entry.display_name and entry.display_name != name:
+        source = "GGUF general.name" if entry.source == "local" else "Listed as"
+        tips.append(f"{source}: {entry.display_name}")
+    if about:
+        tips.append(about)
+    return name, "\n".join(tips)
+
+
 def clean_model_name(path: Path, gguf_name: str | None = None) -> str:
     """The name of the library's entry for `path`, else the file's name, else the GGUF's
     own name."""

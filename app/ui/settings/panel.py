@@ -42,6 +42,8 @@ _SAMPLING_FIELDS: dict[str, tuple[str, float, float, float, int | None, str]] = 
     "max_tokens": ("Ma&x tokens", 1, 131072, 256, None, "Stop after this many tokens"),
 }
 _DEFAULT_RUNTIME = {"n_ctx": 4096, "n_gpu_layers": 0}
+_LABEL_GAP = 8  # px between a row's label and its box
+_INK_MARGIN = 1  # px each side of a label's text: the ink overhang seen is 1 px
 
 
 class SettingsPanel(QWidget):
@@ -59,6 +61,9 @@ class SettingsPanel(QWidget):
         self._overrides: dict[str, Any] = {}
         self._showing = False  # True while values are set by code, not by the user
         form = QFormLayout()
+        # A label flush against its box reads as one word with it; the style's spacing
+        # (6 px in Fusion) is the least, not the norm.
+        form.setHorizontalSpacing(max(form.horizontalSpacing(), _LABEL_GAP))
         self.thinking_box = QCheckBox("T&hink before answering")
         self.thinking_box.setChecked(True)
         form.addRow(self.thinking_box)
@@ -162,8 +167,7 @@ class SettingsPanel(QWidget):
         self._show_values()
 
     def _row(self, label: str, editor: QWidget, name: str) -> tuple[QLabel, QWidget]:
-        buddy = QLabel(label)
-        buddy.setBuddy(editor)
+        buddy = _shortcut_label(label, editor)
         hint = QLabel("")
         hint.setEnabled(False)  # drawn greyed: it is a reference, not a value
         self.default_labels[name] = hint
@@ -192,6 +196,10 @@ class SettingsPanel(QWidget):
                 self.default_labels[name].setText(f"default {text}")
         finally:
             self._showing = False
+        # One width for every "default …" note, so the boxes line up in a column.
+        widest = max(hint.sizeHint().width() for hint in self.default_labels.values())
+        for hint in self.default_labels.values():
+            hint.setMinimumWidth(widest)
 
     def _on_value_edited(self, *_args: object) -> None:
         if self._showing:
@@ -226,6 +234,28 @@ class SettingsPanel(QWidget):
             if over
             else ""
         )
+
+
+def _shortcut_label(text: str, buddy: QWidget) -> QLabel:
+    """A form label with room for what its size hint does not measure.
+
+    The hint is the text's advance width, and the label clips its text to that box. The
+    ink may reach a pixel past it on either side (a "T" starts left of its origin), and
+    where the shortcut letter is underlined (X11) the text is shaped in separate runs
+    around it, losing the kerning at the cuts: "&Temperature" paints 2 px wider than its
+    hint, and the label cut its "e". So the text starts a pixel in, and the box is wider.
+    """
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    metrics = label.fontMetrics()
+    plain = text.replace("&", "")
+    at = text.find("&")
+    runs = (text[:at], text[at + 1 : at + 2], text[at + 2 :]) if at >= 0 else (plain,)
+    unkerned = sum(metrics.horizontalAdvance(run) for run in runs if run)
+    lost = max(0, unkerned - metrics.horizontalAdvance(plain))
+    label.setIndent(_INK_MARGIN)
+    label.setMinimumWidth(label.sizeHint().width() + lost + _INK_MARGIN)
+    return label
 
 
 def _int_spin_box(low: int, high: int, step: int) -> QSpinBox:

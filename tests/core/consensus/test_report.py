@@ -151,8 +151,12 @@ def test_markdown_summary(runs: tuple[Any, ...]) -> None:
     rows = groups.count("\n| ") - groups.count("\n| ---")
     assert rows == len(stats.groups) + 1  # the header, then one row per group
     samples = text.split("## Samples")[1]
-    for index in range(6):
-        assert f"\n| {index} | {report.seeds[index]} |" in samples
+    for index in range(6):  # numbered from 1, as in the window
+        assert f"\n| {index + 1} | {report.seeds[index]} |" in samples
+    for label, _, members in stats.groups:  # the groups' member lists too
+        listed = ", ".join(str(m + 1) for m in sorted(members))
+        assert any(line.endswith(f"| {listed} |") for line in groups.splitlines()), label
+    assert [(s["index"], s["number"]) for s in data["samples"]] == [(i, i + 1) for i in range(6)]
     assert "![" not in report_markdown(data, None)
 
 
@@ -162,13 +166,16 @@ def test_early_stopped_greedy_run_lists_skipped_samples(runs: tuple[Any, ...]) -
     assert report.stopped_early and report.saved > 0, "precondition: the run stopped early"
     data = _data(engine, report, early_stop="cannot_lose")
     skipped = [i for i, r in enumerate(report.samples) if r is None]
-    assert data["unfinished"] == [{"index": i, "seed": report.seeds[i]} for i in skipped]
+    assert data["unfinished"] == [
+        {"index": i, "number": i + 1, "seed": report.seeds[i]} for i in skipped
+    ]
     assert len(data["samples"]) == 6 - len(skipped)
     assert data["consensus"]["stopped_early"] and data["consensus"]["deterministic"]
     text = report_markdown(data)
     assert "by construction" in text
     assert "Stopped early" in text
-    assert "Not run (stopped early or cancelled): samples " + ", ".join(map(str, skipped)) in text
+    numbers = ", ".join(str(i + 1) for i in skipped)  # numbered from 1
+    assert f"Not run (stopped early or cancelled): samples {numbers}." in text
 
 
 @pytest.mark.model

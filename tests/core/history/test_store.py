@@ -652,12 +652,16 @@ def test_export_json_holds_every_field(store: HistoryStore) -> None:
     run_fields = [f.name for f in dataclasses.fields(RunRecord)]
     assert list(data) == ["format", "format_version", "created_at_utc", *run_fields]
     sample_fields = [f.name for f in dataclasses.fields(SampleRecord)]
-    assert all(list(s) == sample_fields for s in data["samples"])
+    assert sample_fields[0] == "index"  # then the number people see, counted from 1
+    assert all(list(s) == ["index", "number", *sample_fields[1:]] for s in data["samples"])
     assert [s["seed"] for s in data["samples"]] == [901, 902, 903]
+    assert [(s["index"], s["number"]) for s in data["samples"]] == [(0, 1), (1, 2), (2, 3)]
     assert data["params"]["seed"] == 11
     assert data["consensus"]["entropy_bits"] is None  # NaN is not JSON
     # Everything else comes back exactly.
-    data["samples"] = [SampleRecord(**s) for s in data["samples"]]
+    data["samples"] = [
+        SampleRecord(**{k: v for k, v in s.items() if k != "number"}) for s in data["samples"]
+    ]
     rebuilt = RunRecord(**{name: data[name] for name in run_fields})
     run.consensus = {**(run.consensus or {}), "entropy_bits": None}
     assert rebuilt == run
@@ -680,9 +684,11 @@ def test_export_markdown_consensus(store: HistoryStore) -> None:
                   "x = 2 | x = -2"):  # fmt: skip
         assert visible(value, shown), value
     for seed in (901, 902, 903):
-        assert f"### Sample {seed - 901} (seed {seed})" in text
-        assert f"| {seed} |" in text
-    assert "| 2 | 903 | — | — |" in text  # no extracted answer, no group
+        assert f"### Sample {seed - 900} (seed {seed})" in text  # numbered from 1
+        assert f"| {seed - 900} | {seed} |" in text
+    assert "### Sample 0" not in text
+    assert "| 3 | 903 | — | — |" in text  # no extracted answer, no group
+    assert "samples are indices from 0" in text  # the saved figures' member lists
     # The trace holds runs of 3 and 4 backticks, so it is fenced with 5.
     assert "`````text\nFirst ```python\nprint(1)\n``` then ````more```` ticks\n`````" in text
     assert "**Extracted answer (boxed):** `±2`" in text

@@ -3,6 +3,7 @@ running the real test model on 127.0.0.1 with -np 8."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterable
@@ -12,7 +13,12 @@ import httpx2
 import pytest
 
 from app.core.consensus.batch import BatchFinished, SampleFinished
-from app.core.consensus.runner import ConsensusFinished, ConsensusReport, ConsensusRequest
+from app.core.consensus.runner import (
+    ConsensusFinished,
+    ConsensusProgress,
+    ConsensusReport,
+    ConsensusRequest,
+)
 from app.core.inference.engine import Finished, FinishReason, GenerationResult, TextChunk
 from app.core.inference.sampling import SamplingParams
 from app.core.remote.client import ServerAuthError
@@ -178,3 +184,18 @@ def _slots_idle(server: LlamaServer, within_s: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_watched_sample_streams_its_text_from_the_server(server_engine: ServerEngine) -> None:
+    # The n_cmpl path: sample 3 of 4 travels in the one shared request.
+    runner = ServerConsensusRunner(server_engine)
+    runner.watch(2)
+    events = list(runner.run(ConsensusRequest(QUESTION, sampling(seed=700), samples=4)))
+    seen = [e.watched for e in events if isinstance(e, ConsensusProgress) and e.watched]
+    report = report_of(events)
+    result = report.samples[2]
+    assert result is not None and seen, "the watched sample's text never came"
+    assert {w.index for w in seen} == {2}
+    for before, after in itertools.pairwise(seen):
+        assert after.answer.startswith(before.answer) and after.tokens >= before.tokens
+    assert result.answer.startswith(seen[-1].answer)
