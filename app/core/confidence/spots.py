@@ -75,6 +75,8 @@ def describe_token(stats: TokenStats, index: int) -> str:
     for token, logprob in zip(stats.top_ids[index], stats.top_logprobs[index], strict=True):
         mark = "  ← chosen" if token == chosen else ""
         lines.append(f"  {_shown(stats.texts.get(token, ''))}  {_percent(math.exp(logprob))}{mark}")
+    if chosen not in stats.top_ids[index]:
+        lines.append("  (the token written is not among these five)")
     sampled = stats.sampled_logprob[index]
     if sampled is None:
         lines.append("After the sampler chain: outside what it kept (penalties were on)")

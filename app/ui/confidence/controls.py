@@ -10,6 +10,8 @@ the answer's), wrapping round at the ends.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
@@ -119,9 +121,9 @@ class ConfidenceControls(QWidget):
         return None
 
     def _button(self, action: QAction, text: str) -> QToolButton:
+        action.setIconText(text)  # the button's short text; the menu shows the full one
         button = QToolButton()
         button.setDefaultAction(action)
-        button.setText(text)
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         return button
 
@@ -154,7 +156,7 @@ class ConfidenceControls(QWidget):
         text = scale.text.name()
         swatches = " ".join(
             f'<span style="background-color:{scale.step_colour(step).name()};'
-            f'color:{text}">&nbsp;{label}&nbsp;</span>'
+            f'color:{text}">&nbsp;{html.escape(label)}&nbsp;</span>'
             for step, label in enumerate(LABELS)
         )  # our own labels: nothing from the model goes into this markup
         self.legend.setText(f"{swatches}<br><small>{LEGEND_TEXT}</small>")
