@@ -14,6 +14,7 @@ import dataclasses
 from collections import OrderedDict
 from typing import TypeVar
 
+from app.core.confidence.deepconf import sample_confidence
 from app.core.history.records import SampleRecord
 from app.core.inference.token_stats import TokenStats
 
@@ -33,6 +34,9 @@ class StatsBook:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[_Key, TokenStats] = OrderedDict()
+        # DeepConf per statistics object, computed once: tables and the consensus panel
+        # are refreshed after every sample of a run that may have 512.
+        self._confidence: dict[int, tuple[TokenStats, float | None]] = {}
 
     def put(self, sample: SampleRecord, stats: TokenStats | None) -> None:
         if stats is None or len(stats) == 0:
@@ -50,6 +54,19 @@ class StatsBook:
         if isinstance(own, TokenStats) and len(own):
             return own
         return self._entries.get(_key(sample))
+
+    def confidence(self, sample: SampleRecord | None) -> float | None:
+        """The sample's DeepConf confidence (app.core.confidence.deepconf); None: no stats."""
+        stats = self.get(sample)
+        if stats is None:
+            return None
+        known = self._confidence.get(id(stats))
+        if known is None or known[0] is not stats:
+            if len(self._confidence) >= self.capacity:
+                self._confidence.clear()
+            known = (stats, sample_confidence(stats))
+            self._confidence[id(stats)] = known
+        return known[1]
 
 
 def _key(sample: SampleRecord) -> _Key:

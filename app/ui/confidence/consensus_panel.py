@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from app.core.confidence.deepconf import BASIS, sample_confidence
+from app.core.confidence.deepconf import BASIS
 from app.core.confidence.fork import Fork, fork_between
 from app.core.confidence.vote import weighted_vote
 from app.core.history.records import SampleRecord
@@ -44,10 +44,6 @@ def describe_fork(fork: Fork) -> str:
         lines.append(f"  → “{branch.text}”   {short(first, 20)}: {branch.counts[first]}, "
                      f"{short(second, 20)}: {branch.counts[second]}")  # fmt: skip
     return "\n".join(lines)
-
-
-def sample_confidences(samples: Mapping[int, SampleRecord]) -> dict[int, float | None]:
-    return {index: sample_confidence(BOOK.get(sample)) for index, sample in samples.items()}
 
 
 class ConsensusConfidence(QWidget):
@@ -100,7 +96,7 @@ class ConsensusConfidence(QWidget):
 
     def show_run(self, groups: Groups, samples: Mapping[int, SampleRecord]) -> None:
         """The run's groups (largest first) and the samples finished so far."""
-        confidences = sample_confidences(samples)
+        confidences = {index: BOOK.confidence(sample) for index, sample in samples.items()}
         group_of = {i: label for label, _, members in groups for i in members if i in samples}
         labelled: dict[int, str | None] = {i: group_of.get(i) for i in samples}
         vote = weighted_vote(labelled, confidences)

@@ -97,7 +97,7 @@ class ConfidenceControls(QWidget):
         spots = self.spots()
         if not self.on or not spots:
             return None
-        current = self._current(spots)
+        current = self._current(spots, direction)
         at = (current + direction) % len(spots) if current is not None else (
             0 if direction > 0 else len(spots) - 1)  # fmt: skip
         pane, index = spots[at]
@@ -110,14 +110,17 @@ class ConfidenceControls(QWidget):
         super().changeEvent(event)  # type: ignore[arg-type]
         self._refresh_legend()
 
-    def _current(self, spots: list[tuple[ConfidencePane, int]]) -> int | None:
-        last = self._last
+    def _current(self, spots: list[tuple[ConfidencePane, int]], direction: int) -> int | None:
+        """Where the walk stands: the spot last gone to while it is still selected, else
+        the reader's cursor in a pane (the next spot is the first after it)."""
         for at, (pane, index) in enumerate(spots):
-            if last == (pane, index) and pane.text.textCursor().hasSelection():
-                start, end = pane.text.token_span(index)
+            if self._last == (pane, index):
                 cursor = pane.text.textCursor()
-                if (cursor.selectionStart(), cursor.selectionEnd()) == (start, end):
+                if (cursor.selectionStart(), cursor.selectionEnd()) == pane.text.token_span(index):
                     return at
+        for pane in self.panes:
+            if pane.text.hasFocus():
+                return _around_cursor(spots, pane, direction)
         return None
 
     def _button(self, action: QAction, text: str) -> QToolButton:
@@ -160,3 +163,19 @@ class ConfidenceControls(QWidget):
             for step, label in enumerate(LABELS)
         )  # our own labels: nothing from the model goes into this markup
         self.legend.setText(f"{swatches}<br><small>{LEGEND_TEXT}</small>")
+
+
+def _around_cursor(spots: list[tuple[ConfidencePane, int]], pane: ConfidencePane,
+                   direction: int) -> int | None:  # fmt: skip
+    """The place in ``spots`` just before (direction +1) or after (-1) the first spot to
+    visit from ``pane``'s cursor, so that one step lands on it."""
+    mine = [at for at, (owner, _) in enumerate(spots) if owner is pane]
+    if not mine:
+        return None
+    position = pane.text.textCursor().position()
+    starts = {at: pane.text.token_span(spots[at][1])[0] for at in mine}
+    if direction > 0:
+        after = [at for at in mine if starts[at] >= position]
+        return after[0] - 1 if after else mine[-1]
+    before = [at for at in mine if starts[at] < position]
+    return before[-1] + 1 if before else mine[0]

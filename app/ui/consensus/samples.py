@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.confidence.deepconf import BASIS, sample_confidence
+from app.core.confidence.deepconf import BASIS
 from app.core.history.records import SampleRecord
 from app.ui.confidence.book import BOOK, NO_STATS_REASON
 
@@ -27,7 +27,7 @@ CONFIDENCE_COLUMN = COLUMNS.index("Confidence")
 
 def confidence_cell(sample: SampleRecord) -> tuple[str, str]:
     """The sample's DeepConf confidence as shown, and its tooltip."""
-    confidence = sample_confidence(BOOK.get(sample))
+    confidence = BOOK.confidence(sample)
     if confidence is None:
         return "—", NO_STATS_REASON
     return f"{confidence:.2f}", f"{BASIS}. Higher: more sure of itself."

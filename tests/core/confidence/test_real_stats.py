@@ -41,6 +41,7 @@ def test_deepconf_on_real_stats_matches_a_plain_loop(results: list[GenerationRes
                   for s in range(len(per_token) - window + 1)]  # fmt: skip
         lowest = sorted(groups)[: max(1, len(groups) // 10)]
         confidence = sample_confidence(stats)
+        assert confidence is not None
         assert confidence == pytest.approx(sum(lowest) / len(lowest), rel=1e-9)
         assert 0 < min(per_token) <= confidence <= max(per_token)
 

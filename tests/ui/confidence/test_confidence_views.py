@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt
-from PySide6.QtGui import QColor, QHelpEvent, QPalette
+from PySide6.QtGui import QColor, QHelpEvent, QPalette, QTextCursor
 from PySide6.QtWidgets import QApplication, QToolTip
 from pytestqt.qtbot import QtBot
 
@@ -100,7 +100,7 @@ def test_hovering_a_token_lists_its_alternatives(qtbot: QtBot) -> None:
     QToolTip.hideText()
 
 
-def _cursor_at(pane: ConfidencePane, position: int):  # type: ignore[no-untyped-def]
+def _cursor_at(pane: ConfidencePane, position: int) -> QTextCursor:
     cursor = pane.text.textCursor()
     cursor.setPosition(position)
     return cursor
@@ -125,13 +125,24 @@ def test_strip_marks_and_navigation_walk_the_spots_in_reading_order(qtbot: QtBot
     assert trace.text.spots == [1, 3, 4] and answer.text.spots == [7]
     length = len(text_of(TRACE))
     assert trace.strip.marks() == [(6 / length, 1), (15 / length, 3), (18 / length, 4)]
-    visited = [controls.step(+1) for _ in range(5)]
+    visited = [_walked(controls, +1) for _ in range(5)]
     assert [(pane is trace, index) for pane, index in visited] == [
         (True, 1), (True, 3), (True, 4), (False, 7), (True, 1)]  # fmt: skip
     cursor = trace.text.textCursor()
     assert (cursor.selectionStart(), cursor.selectionEnd()) == (6, 12)  # "maybe " selected
-    back = [controls.step(-1) for _ in range(2)]
+    back = [_walked(controls, -1) for _ in range(2)]
     assert [(pane is trace, index) for pane, index in back] == [(False, 7), (True, 4)]
+    # From the reader's own cursor, the walk starts at the first spot after it.
+    cursor = trace.text.textCursor()
+    cursor.setPosition(13)  # in "it ", between "maybe " and "is "
+    trace.text.setTextCursor(cursor)
+    trace.text.setFocus()
+    trace.show()
+    qtbot.waitUntil(trace.text.hasFocus, timeout=2000)
+    assert controls.step(+1) == (trace, 3)
+    cursor.setPosition(13)
+    trace.text.setTextCursor(cursor)
+    assert controls.step(-1) == (trace, 1)
     # A click on a mark goes to that spot.
     trace.resize(300, 200)
     trace.show()
@@ -140,6 +151,12 @@ def test_strip_marks_and_navigation_walk_the_spots_in_reading_order(qtbot: QtBot
     with qtbot.waitSignal(trace.strip.spot_clicked) as clicked:
         qtbot.mouseClick(trace.strip, Qt.MouseButton.LeftButton, pos=QPoint(4, y))
     assert clicked.args == [3]
+
+
+def _walked(controls: ConfidenceControls, direction: int) -> tuple[ConfidencePane, int]:
+    landed = controls.step(direction)
+    assert landed is not None
+    return landed
 
 
 def test_the_switch_is_disabled_with_its_reason_when_there_are_no_stats(qtbot: QtBot) -> None:
@@ -203,9 +220,9 @@ def test_consensus_panel_weighs_the_vote_and_shows_the_fork(qtbot: QtBot) -> Non
     assert "→ “t3 ”   4: 2, 5: 0" in fork and "→ “t7 ”   4: 0, 5: 1" in fork
     view.select_group("4")
     table = view.group_list.table
-    cells = [table.item(row, CONFIDENCE_COLUMN).text() for row in range(table.rowCount())]
-    assert cells == ["0.10", "0.10", "—"]
-    assert table.item(2, CONFIDENCE_COLUMN).toolTip() == NO_STATS_REASON
+    items = [table.item(row, CONFIDENCE_COLUMN) for row in range(table.rowCount())]
+    assert [item.text() if item else None for item in items] == ["0.10", "0.10", "—"]
+    assert items[2] is not None and items[2].toolTip() == NO_STATS_REASON
 
 
 def test_consensus_panel_says_why_when_no_sample_has_stats(qtbot: QtBot) -> None:
