@@ -41,6 +41,8 @@ BASIS = (
 
 def token_confidences(top_logprobs: Sequence[Sequence[float]]) -> list[float]:
     """C_i per token: minus the mean of its top-k log-probabilities (k = those kept, <= 5)."""
+    if top_logprobs and all(len(row) == TOP_K for row in top_logprobs):  # one numpy pass
+        return [float(v) for v in -np.asarray(top_logprobs, dtype=np.float64).mean(axis=1)]
     return [-float(np.mean(row[:TOP_K])) if len(row) else 0.0 for row in top_logprobs]
 
 

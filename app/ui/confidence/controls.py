@@ -20,7 +20,7 @@ from app.ui.confidence.book import NO_STATS_REASON
 from app.ui.confidence.scale import LABELS, ConfidenceScale
 from app.ui.confidence.text_view import ConfidencePane
 
-TOGGLE_KEY = "Ctrl+K"
+TOGGLE_KEY = "Ctrl+Shift+C"  # Ctrl+K deletes to the end of a line in a text box on X11
 NEXT_KEY = "F8"
 PREVIOUS_KEY = "Shift+F8"
 ON_TIP = (

@@ -4,8 +4,9 @@ strip beside it marking where the model hesitated most.
 `ConfidencePane` is a read-only plain-text view plus its strip. It is handed one
 channel's text and the sample's TokenStats; the stats say where each token's text lies
 in that channel (TokenStats.spans, in Python characters, turned into the document's
-UTF-16 positions here). Shading is drawn as extra selections, so turning it off leaves
-the text exactly as it was. A mark's height on the strip is where its token lies in the
+UTF-16 positions here). Shading is a background (and the theme's text colour) merged
+into the document's character formats in one edit block; turning it off resets them, so
+the text reads as before. A mark's height on the strip is where its token lies in the
 text, by characters.
 """
 
@@ -23,8 +24,9 @@ from PySide6.QtGui import (
     QPalette,
     QTextCharFormat,
     QTextCursor,
+    QTextFormat,
 )
-from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QTextEdit, QToolTip, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QToolTip, QWidget
 
 from app.core.confidence.spots import (
     ChannelTokens,
@@ -63,6 +65,7 @@ class ConfidenceText(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setReadOnly(True)
+        self.document().setUndoRedoEnabled(False)  # shading is not an edit to undo
         self.stats: TokenStats | None = None
         self.tokens = ChannelTokens([], [], [])
         self.spots: list[int] = []
@@ -96,9 +99,21 @@ class ConfidenceText(QPlainTextEdit):
         return self.tokens.token_at(offset) if self.stats is not None else None
 
     def shaded(self) -> list[tuple[int, int, QColor]]:
-        """The shaded spans now shown: (start, end, background)."""
-        return [(s.cursor.selectionStart(), s.cursor.selectionEnd(),
-                 s.format.background().color()) for s in self.extraSelections()]  # fmt: skip
+        """The shaded ranges now shown, in document positions: (start, end, background),
+        adjacent tokens of the same shade as one range."""
+        out: list[tuple[int, int, QColor]] = []
+        block = self.document().begin()
+        while block.isValid():
+            for fmt_range in block.textFormats():
+                if fmt_range.format.hasProperty(QTextFormat.Property.BackgroundBrush):
+                    start = block.position() + fmt_range.start
+                    colour = fmt_range.format.background().color()
+                    if out and out[-1][1] == start and out[-1][2] == colour:
+                        out[-1] = (out[-1][0], start + fmt_range.length, colour)
+                    else:
+                        out.append((start, start + fmt_range.length, colour))
+            block = block.next()
+        return out
 
     def select_token(self, index: int) -> None:
         """Select token ``index``'s text, scroll to it and show its alternatives."""
@@ -148,24 +163,39 @@ class ConfidenceText(QPlainTextEdit):
         return self.token_at_position(self.cursorForPosition(viewport_point).position())
 
     def _apply(self) -> None:
-        selections = []
+        # Formats on the document, one edit block: extra selections would be laid out one
+        # by one (seconds for a long trace). Runs of same-shade tokens are one range.
+        document = self.document()
+        cursor = QTextCursor(document)
+        cursor.beginEditBlock()
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.setCharFormat(QTextCharFormat())  # unshaded: the palette's own colours
         if self.shading and self.stats is not None:
             scale = self.scale()
-            for at, index in enumerate(self.tokens.indices):
-                background = scale.background(probability(self.stats, index))
-                if background is None:
-                    continue
-                selection = QTextEdit.ExtraSelection()
-                selection.cursor = QTextCursor(self.document())
-                selection.cursor.setPosition(self._positions[self.tokens.starts[at]])
-                selection.cursor.setPosition(self._positions[self.tokens.ends[at]],
-                                             QTextCursor.MoveMode.KeepAnchor)  # fmt: skip
-                char_format = QTextCharFormat()
-                char_format.setBackground(background)
-                char_format.setForeground(scale.text)
-                selection.format = char_format
-                selections.append(selection)
-        self.setExtraSelections(selections)
+            for start, end, background in self._runs(scale):
+                shade = QTextCharFormat()
+                shade.setBackground(background)
+                shade.setForeground(scale.text)
+                cursor.setPosition(self._positions[start])
+                cursor.setPosition(self._positions[end], QTextCursor.MoveMode.KeepAnchor)
+                cursor.mergeCharFormat(shade)
+        cursor.endEditBlock()
+
+    def _runs(self, scale: ConfidenceScale) -> list[tuple[int, int, QColor]]:
+        """[start, end) character ranges of one shade each, adjacent same-shade tokens joined."""
+        assert self.stats is not None
+        runs: list[tuple[int, int, QColor]] = []
+        tokens = self.tokens
+        for at, index in enumerate(tokens.indices):
+            background = scale.background(probability(self.stats, index))
+            if background is None:
+                continue
+            start, end = tokens.starts[at], tokens.ends[at]
+            if runs and runs[-1][1] == start and runs[-1][2] == background:
+                runs[-1] = (runs[-1][0], end, background)
+            else:
+                runs.append((start, end, background))
+        return runs
 
 
 def _offset_of(positions: list[int], position: int) -> int:
