@@ -128,6 +128,15 @@ class ConsensusConfidence(QWidget):
         self.first.setCurrentIndex(self.first.findData(first))
         self.second.setCurrentIndex(self.second.findData(second))
 
+    def focus_group(self, label: str) -> None:
+        """A group was picked on the chart: its fork with the largest other group."""
+        if self.first.findData(label) < 0:
+            return
+        others = [self.first.itemData(i) for i in range(self.first.count())]
+        other = next((o for o in others if o != label), None)
+        if other is not None:
+            self.select_pair(label, other)
+
     def fork_text(self) -> str:
         return self.fork.toPlainText()
 

@@ -183,6 +183,7 @@ class ConsensusView(QWidget):
             return False
         self.group_list.show_group(label, [self._samples[i] for i in members if i in self._samples])
         self.chart.set_selected(label)
+        self.confidence.focus_group(label)
         self.group_selected.emit(label)
         return True
 

@@ -218,7 +218,11 @@ def test_consensus_panel_weighs_the_vote_and_shows_the_fork(qtbot: QtBot) -> Non
     fork = panel.fork_text()
     assert "2 tokens" in fork and "“t1 t2 ”" in fork
     assert "→ “t3 ”   4: 2, 5: 0" in fork and "→ “t7 ”   4: 0, 5: 1" in fork
+    view.select_group("5")  # picking a group shows its fork with the largest other one
+    assert (panel.first.currentData(), panel.second.currentData()) == ("5", "4")
+    assert "→ “t7 ”   5: 1, 4: 0" in panel.fork_text()
     view.select_group("4")
+    assert (panel.first.currentData(), panel.second.currentData()) == ("4", "5")
     table = view.group_list.table
     items = [table.item(row, CONFIDENCE_COLUMN) for row in range(table.rowCount())]
     assert [item.text() if item else None for item in items] == ["0.10", "0.10", "—"]
