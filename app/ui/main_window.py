@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
 
         self.trace_view = TraceView(self.session)
         self.answer_view = AnswerView(self.session)
+        self.answer_view.follow_confidence(self.trace_view.confidence)  # one switch, both panes
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.trace_view)
         self.splitter.addWidget(self.answer_view)

@@ -49,6 +49,11 @@ class WindowMenus(QObject):
         self.add(view_menu, "The &answer", "Ctrl+1", lambda: window.panes.setCurrentIndex(0))
         self.add(view_menu, "The &consensus panel", "Ctrl+2",
                  lambda: window.panes.setCurrentWidget(window.consensus_view))  # fmt: skip
+        view_menu.addSeparator()
+        for action in window.trace_view.confidence.actions_for_menu():  # the pane's own actions
+            view_menu.addAction(action)
+            self.actions.append(action)
+        view_menu.addSeparator()
         self.add(view_menu, "Focus the &question", "Ctrl+L", window.question.setFocus)
         self.add(view_menu, "A&udit a claim…", "Ctrl+Shift+A", window.show_audit)
         self.add(view_menu, "&Search the history", QKeySequence.StandardKey.Find,

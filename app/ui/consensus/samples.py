@@ -23,10 +23,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.confidence.deepconf import BASIS
 from app.core.consensus.sampler import WatchedSample
 from app.core.history.records import SampleRecord
+from app.ui.confidence.book import BOOK, NO_STATS_REASON
 
-COLUMNS = ("Sample", "Seed", "Tokens", "Seconds", "Finish")
+COLUMNS = ("Sample", "Seed", "Tokens", "Seconds", "Confidence", "Finish")
+CONFIDENCE_COLUMN = COLUMNS.index("Confidence")
+
+
+def confidence_cell(sample: SampleRecord) -> tuple[str, str]:
+    """The sample's DeepConf confidence as shown, and its tooltip."""
+    confidence = BOOK.confidence(sample)
+    if confidence is None:
+        return "—", NO_STATS_REASON
+    return f"{confidence:.2f}", f"{BASIS}. Higher: more sure of itself."
 
 
 def _plain_label(parent: QWidget) -> QLabel:
@@ -89,10 +100,13 @@ class GroupSamplesList(QWidget):
         try:
             self.table.setRowCount(len(ordered))
             for row, sample in enumerate(ordered):
+                confidence, confidence_tip = confidence_cell(sample)
                 cells = (str(sample.index + 1), str(sample.seed), str(sample.tokens),
-                         f"{sample.seconds:.2f}", sample.finish_reason)  # fmt: skip
+                         f"{sample.seconds:.2f}", confidence, sample.finish_reason)  # fmt: skip
                 for column, text in enumerate(cells):
                     item = QTableWidgetItem(text)
+                    if column == CONFIDENCE_COLUMN:
+                        item.setToolTip(confidence_tip)
                     item.setData(Qt.ItemDataRole.UserRole, sample.index)
                     self.table.setItem(row, column, item)
             self._fit_columns()

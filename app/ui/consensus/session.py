@@ -31,6 +31,7 @@ from app.core.consensus.stopping import EARLY_STOP_MODES, EarlyStopChoice
 from app.core.conversation import Conversation, ConversationError
 from app.core.history.records import RunRecord, RunStatus
 from app.core.inference.sampling import SamplingParams
+from app.ui.confidence.book import asking_for_stats
 from app.ui.conversation.worker import InferenceThread
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,9 @@ class ConsensusSession(QObject):
         thinking_flag = record.params.get("thinking")
         request = ConsensusRequest(list(messages), sampling, samples, thinking_flag,
                                    cast(EarlyStopChoice, early_stop))  # fmt: skip
-        job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
+        job = ConsensusJob(
+            asking_for_stats(request), record.question, record.created_at, record.model_sha256
+        )
         self.conversation.pending = record
         self.requested.emit()
         self.inference.generate_consensus(job)
@@ -120,7 +123,9 @@ class ConsensusSession(QObject):
         request = ConsensusRequest(list(messages), point.sampling, point.samples,
                                    point.thinking, cast(EarlyStopChoice, point.early_stop),
                                    kept=point.kept, think_budget=point.think_budget)  # fmt: skip
-        job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
+        job = ConsensusJob(
+            asking_for_stats(request), record.question, record.created_at, record.model_sha256
+        )
         self.conversation.pending = record
         self.requested.emit()
         self.inference.generate_consensus(job)

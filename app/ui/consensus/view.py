@@ -40,6 +40,8 @@ from app.core.consensus.runner import (
 )
 from app.core.consensus.stats import ConsensusStats
 from app.core.history.records import RunRecord, SampleRecord
+from app.ui.confidence.book import BOOK
+from app.ui.confidence.consensus_panel import ConsensusConfidence
 from app.ui.consensus.chart import GroupBarChart
 from app.ui.consensus.export import ALL, JSON, MARKDOWN, ConsensusFiles, export_consensus
 from app.ui.consensus.figures import ConsensusFigures
@@ -73,6 +75,7 @@ class ConsensusView(QWidget):
         super().__init__(parent)
         self.group_palette = GroupPalette()
         self.figures = ConsensusFigures(self)
+        self.confidence = ConsensusConfidence(self)
         # The figures are read, not skimmed: never squeeze their rows into each other.
         self.figures.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.chart = GroupBarChart(self.group_palette, self)
@@ -128,7 +131,9 @@ class ConsensusView(QWidget):
         self._seeds, self._running = list(event.seeds), True
 
     def on_sample(self, event: ConsensusSample) -> None:
-        self._samples[event.index] = sample_record(event.index, event.result, event.group)
+        sample = sample_record(event.index, event.result, event.group)
+        BOOK.put(sample, event.result.token_stats)  # before the table reads confidences
+        self._samples[event.index] = sample
         self.chips.set_sample(event.index, event.group)
         if self.detail.live and self.detail.index == event.index:
             self.select_sample(event.index)  # the final text, with its group and figures
@@ -180,6 +185,7 @@ class ConsensusView(QWidget):
         self._last_progress = ConsensusProgress(0, 0, 0, 0)
         self.group_palette.clear()
         self.figures.clear()
+        self.confidence.clear()
         self.chart.clear()
         self.chips.clear()
         self.group_list.clear()
@@ -195,6 +201,7 @@ class ConsensusView(QWidget):
             return False
         self.group_list.show_group(label, [self._samples[i] for i in members if i in self._samples])
         self.chart.set_selected(label)
+        self.confidence.focus_group(label)
         self.group_selected.emit(label)
         return True
 
@@ -269,6 +276,7 @@ class ConsensusView(QWidget):
         page_layout = QVBoxLayout(page)
         page_layout.setContentsMargins(0, 0, 0, 0)
         page_layout.addLayout(summary)
+        page_layout.addWidget(self.confidence)  # the weighted vote, under the majority
         page_layout.addLayout(chips_row)
         page_layout.addWidget(bottom, 1)
         scroll = QScrollArea(self)
@@ -284,6 +292,7 @@ class ConsensusView(QWidget):
         self._stats = stats
         self.chart.set_groups(stats.groups, stats.n)
         self.figures.show_stats(stats, basis)
+        self.confidence.show_run(stats.groups, self._samples)
         listed = self.group_list.group
         if listed is not None and self._members(listed) is not None:
             members = self._members(listed) or []

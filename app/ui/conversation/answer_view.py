@@ -23,7 +23,11 @@ from app.core.consensus.record import is_consensus_run, majority_text
 from app.core.conversation import majority_sample
 from app.core.history.describe import sample_label
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
+from app.core.inference.token_stats import TokenStats
 from app.core.run_clock import RunProgress
+from app.ui.confidence.book import BOOK
+from app.ui.confidence.controls import ConfidenceControls
+from app.ui.confidence.text_view import ConfidencePane
 from app.ui.conversation.session import ChatSession
 from app.ui.widgets.markdown_view import MarkdownView
 from app.ui.widgets.render import document_css
@@ -63,6 +67,13 @@ class AnswerView(QWidget):
         self.browser.setPlaceholderText("The answer appears here.")
         self.browser.setMinimumSize(200, 120)
         self.browser.setAccessibleName("Answer")
+        # In confidence mode the answer shows as its Markdown source, shaded token by
+        # token: a rendered document has no stable map from the model's characters to
+        # what is drawn (markup dropped, maths replaced), the source has one exactly.
+        self.source = ConfidencePane()
+        self.source.text.setAccessibleName("Answer source, shaded by confidence")
+        self.source.hide()
+        self._confidence: ConfidenceControls | None = None
 
         header = QHBoxLayout()
         header.addWidget(self.title)
@@ -76,6 +87,7 @@ class AnswerView(QWidget):
         layout.addWidget(self.final)
         self.final.hide()  # shown with a summary; an empty row would offset the pane
         layout.addWidget(self.browser, 1)
+        layout.addWidget(self.source, 1)
 
         self.copy_button.clicked.connect(self._on_copy_clicked)
         self._apply_style()
@@ -92,10 +104,18 @@ class AnswerView(QWidget):
     def show_markdown(self, text: str, highlight: tuple[int, int] | None = None) -> None:
         self.browser.show_markdown(text, highlight)
 
+    def follow_confidence(self, controls: ConfidenceControls) -> None:
+        """Shade the answer when ``controls``' switch is on (the trace pane's switch)."""
+        self._confidence = controls
+        controls.add_pane(self.source)
+        controls.toggle_action.toggled.connect(self._sync_confidence)
+        self._sync_confidence()
+
     def show_sample(self, sample: SampleRecord, note: str = "") -> None:
         """One sample's answer, its final answer marked; the line above says note (the run's
         majority) or else the sample's final answer, then which sample it is."""
         self.show_markdown(sample.answer, final_answer_span(sample.answer, sample.extracted))
+        self._show_source(sample.answer, BOOK.get(sample))
         final = f"final answer: {sample.extracted}" if sample.extracted else "no final answer"
         self.set_summary(f"{note or final} · {sample_label(sample)}")
 
@@ -118,9 +138,22 @@ class AnswerView(QWidget):
     def _on_copy_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.markdown())
 
+    def _show_source(self, answer: str, stats: TokenStats | None) -> None:
+        self.source.set_tokens(answer, stats, "answer")
+        if self._confidence is not None:
+            self._confidence.pane_changed(self.source)
+        self._sync_confidence()
+
+    def _sync_confidence(self, *_checked: object) -> None:
+        shaded = self._confidence is not None and self._confidence.on
+        shaded = shaded and self.source.text.stats is not None
+        self.source.setVisible(shaded)
+        self.browser.setVisible(not shaded)
+
     def _on_run_started(self, _record: RunRecord) -> None:
         self.set_summary("")
         self.show_markdown("")
+        self._show_source("", None)
 
     def _on_progress_made(self, progress: RunProgress) -> None:
         self.browser.stream_markdown(progress.answer_delta)
@@ -139,7 +172,9 @@ class AnswerView(QWidget):
         self.set_summary(f"Final answer: {extracted}" if extracted else "")
         # Only the tail is re-rendered when the text is what streamed.
         self.browser.finish_markdown(record.answer, final_answer_span(record.answer, extracted))
+        self._show_source(record.answer, BOOK.get(sample))
 
     def _on_conversation_reset(self) -> None:
         self.set_summary("")
         self.show_markdown("")
+        self._show_source("", None)

@@ -34,6 +34,7 @@ from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.remote.config import ServerConfig
 from app.core.remote.description import ServerDescription
 from app.core.run_clock import RunClock
+from app.ui.confidence.book import BOOK
 from app.ui.conversation.worker import InferenceThread
 
 log = logging.getLogger(__name__)
@@ -242,4 +243,6 @@ class ChatSession(QObject):
         if record is None:
             return
         finish_single_run(record, self._clock, result)
+        if result is not None and record.samples:  # before the views hear of the run
+            BOOK.put(record.samples[0], result.token_stats)
         self.conversation.end(record)

@@ -24,7 +24,11 @@ from app.core.consensus.record import is_consensus_run
 from app.core.conversation import majority_sample
 from app.core.history.describe import sample_label
 from app.core.history.records import RunRecord, SampleRecord
+from app.core.inference.token_stats import TokenStats
 from app.core.run_clock import RunProgress
+from app.ui.confidence.book import BOOK
+from app.ui.confidence.controls import ConfidenceControls
+from app.ui.confidence.text_view import ConfidencePane
 from app.ui.conversation.session import ChatSession
 from app.ui.widgets.paced_text import PacedText
 
@@ -54,7 +58,10 @@ class TraceView(QWidget):
         self.summary = QLabel("")
         self.copy_button = QPushButton("&Copy reasoning")
         self.copy_button.setToolTip("Copy the reasoning trace to the clipboard")
-        self.text = QPlainTextEdit(readOnly=True)
+        # The trace, with its confidence shading and hesitation strip (app.ui.confidence).
+        self.pane = ConfidencePane()
+        self.text: QPlainTextEdit = self.pane.text
+        self.confidence = ConfidenceControls()
         self._paced = PacedText(self.text, self._append)
         self.text.setPlaceholderText("The model's reasoning appears here while it thinks.")
         self.text.setMinimumSize(160, 120)
@@ -70,7 +77,9 @@ class TraceView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
-        layout.addWidget(self.text, 1)
+        layout.addWidget(self.confidence)
+        layout.addWidget(self.pane, 1)
+        self.confidence.add_pane(self.pane)
 
         self.toggle.toggled.connect(self._on_toggled)
         self.copy_button.clicked.connect(self._on_copy_clicked)
@@ -87,8 +96,7 @@ class TraceView(QWidget):
     def show_sample(self, sample: SampleRecord, *, majority: bool = False) -> None:
         """One sample's trace, labelled with its number and seed (and "majority" when it is
         the sample that answers for its run)."""
-        self._paced.discard()
-        self.text.setPlainText(sample.trace)
+        self._show_trace(sample.trace, BOOK.get(sample))
         role = " · majority" if majority else ""
         self.set_summary(f"{sample_label(sample)}{role} · {sample.tokens} tokens")
         self.summary.setToolTip(self.summary.text())  # the label is clipped in a narrow pane
@@ -98,15 +106,19 @@ class TraceView(QWidget):
         self.summary.setText(text)
 
     def _on_toggled(self, expanded: bool) -> None:
-        self.text.setVisible(expanded)
+        self.pane.setVisible(expanded)
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
 
     def _on_copy_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.plain_text())
 
+    def _show_trace(self, trace: str, stats: TokenStats | None) -> None:
+        self._paced.discard()  # this text replaces what was streamed
+        self.pane.set_tokens(trace, stats, "trace")
+        self.confidence.pane_changed(self.pane)
+
     def _on_run_started(self, _record: RunRecord) -> None:
-        self._paced.discard()
-        self.text.clear()
+        self._show_trace("", None)
         self.summary.setText("Waiting for the model…")
 
     def _on_progress_made(self, progress: RunProgress) -> None:
@@ -122,17 +134,14 @@ class TraceView(QWidget):
             self.show_sample(sample, majority=True)
             return
         # The final trace is authoritative: the splitter may relabel text at the end.
-        self._paced.flush()
-        if self.text.toPlainText() != record.trace:
-            self.text.setPlainText(record.trace)
+        self._show_trace(record.trace, BOOK.get(record.samples[0] if record.samples else None))
         reasoning = record.params.get("reasoning") or {}
         tokens = int(reasoning.get("tokens") or 0)
         seconds = reasoning.get("seconds")
         self.summary.setText(describe_reasoning(tokens, seconds, bool(record.trace)))
 
     def _on_conversation_reset(self) -> None:
-        self._paced.discard()
-        self.text.clear()
+        self._show_trace("", None)
         self.summary.clear()
 
     def _append(self, text: str) -> None:

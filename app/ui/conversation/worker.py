@@ -222,7 +222,10 @@ class InferenceWorker(QObject):
 
         # The seed is drawn here, not in the engine, so a cancelled-before-start run has one too.
         sampling = request.sampling.with_seed()
-        for event in engine.generate(request.messages, sampling, request.thinking):
+        # Token statistics cost about 1% of the decode time: always on, so that the window
+        # can shade the answer by confidence (app.ui.confidence) without asking again.
+        events = engine.generate(request.messages, sampling, request.thinking, token_stats=True)
+        for event in events:
             if self._stop.is_set():
                 engine.cancel()  # covers a Stop that came before generate() cleared the flag
             if isinstance(event, TextChunk):
