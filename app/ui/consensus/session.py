@@ -32,7 +32,7 @@ from app.core.conversation import Conversation, ConversationError
 from app.core.history.records import RunRecord, RunStatus
 from app.core.inference.sampling import SamplingParams
 from app.ui.confidence.book import asking_for_stats
-from app.ui.conversation.worker import InferenceThread
+from app.ui.conversation.inference_thread import InferenceThread
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from app.core.remote.config import ServerConfig
 from app.core.remote.description import ServerDescription
 from app.core.run_clock import RunClock
 from app.ui.confidence.book import BOOK
-from app.ui.conversation.worker import InferenceThread
+from app.ui.conversation.inference_thread import InferenceThread
 
 log = logging.getLogger(__name__)
 

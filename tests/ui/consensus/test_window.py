@@ -29,7 +29,8 @@ from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.ui.consensus.export import CHOICES, MARKDOWN
-from app.ui.conversation.worker import STOPPED_BEFORE_START, InferenceThread
+from app.ui.conversation.inference_thread import InferenceThread
+from app.ui.conversation.worker import STOPPED_BEFORE_START
 from app.ui.main_window import MainWindow
 from app.ui.settings.store import WindowSettings
 

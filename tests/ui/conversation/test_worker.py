@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams
-from app.ui.conversation.worker import InferenceThread
+from app.ui.conversation.inference_thread import InferenceThread
 
 pytestmark = [pytest.mark.gui, pytest.mark.model]
 
