@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.core.audit.questions import BUNDLED_SETS
 from app.core.consensus.runner import MAX_SAMPLES, MIN_SAMPLES
 from app.ui.audit.inputs import AuditInputs
+from app.ui.widgets.form_label import shortcut_label
 
 DEFAULT_SAMPLES = 8
 MAX_TOKENS_LIMIT = 131_072
@@ -136,7 +137,7 @@ class AuditForm(QWidget):
             zip(left, right, strict=True)
         ):
             for column, text, part in ((0, left_text, left_part), (2, right_text, right_part)):
-                label = QLabel(text)
+                label = shortcut_label(text)
                 grid.addWidget(label, row, column)
                 if isinstance(part, QWidget):
                     label.setBuddy(part)

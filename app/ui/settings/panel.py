@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.core.inference.requests import ModelDescription
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads
 from app.ui.settings.engine_choice import EngineChoice
+from app.ui.widgets.form_label import shortcut_label
 
 # name -> (label with mnemonic, minimum, maximum, step, decimals or None for ints, tooltip)
 _SAMPLING_FIELDS: dict[str, tuple[str, float, float, float, int | None, str]] = {
@@ -43,7 +44,6 @@ _SAMPLING_FIELDS: dict[str, tuple[str, float, float, float, int | None, str]] = 
 }
 _DEFAULT_RUNTIME = {"n_ctx": 4096, "n_gpu_layers": 0}
 _LABEL_GAP = 8  # px between a row's label and its box
-_INK_MARGIN = 1  # px each side of a label's text: the ink overhang seen is 1 px
 
 
 class SettingsPanel(QWidget):
@@ -167,7 +167,7 @@ class SettingsPanel(QWidget):
         self._show_values()
 
     def _row(self, label: str, editor: QWidget, name: str) -> tuple[QLabel, QWidget]:
-        buddy = _shortcut_label(label, editor)
+        buddy = shortcut_label(label, editor)
         hint = QLabel("")
         hint.setEnabled(False)  # drawn greyed: it is a reference, not a value
         self.default_labels[name] = hint
@@ -234,28 +234,6 @@ class SettingsPanel(QWidget):
             if over
             else ""
         )
-
-
-def _shortcut_label(text: str, buddy: QWidget) -> QLabel:
-    """A form label with room for what its size hint does not measure.
-
-    The hint is the text's advance width, and the label clips its text to that box. The
-    ink may reach a pixel past it on either side (a "T" starts left of its origin), and
-    where the shortcut letter is underlined (X11) the text is shaped in separate runs
-    around it, losing the kerning at the cuts: "&Temperature" paints 2 px wider than its
-    hint, and the label cut its "e". So the text starts a pixel in, and the box is wider.
-    """
-    label = QLabel(text)
-    label.setBuddy(buddy)
-    metrics = label.fontMetrics()
-    plain = text.replace("&", "")
-    at = text.find("&")
-    runs = (text[:at], text[at + 1 : at + 2], text[at + 2 :]) if at >= 0 else (plain,)
-    unkerned = sum(metrics.horizontalAdvance(run) for run in runs if run)
-    lost = max(0, unkerned - metrics.horizontalAdvance(plain))
-    label.setIndent(_INK_MARGIN)
-    label.setMinimumWidth(label.sizeHint().width() + lost + _INK_MARGIN)
-    return label
 
 
 def _int_spin_box(low: int, high: int, step: int) -> QSpinBox:
