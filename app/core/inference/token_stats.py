@@ -14,19 +14,23 @@ For every generated token, with no extra forward pass:
   labelled as before penalties.
 
 Computed with numpy on a view of llama.cpp's logits buffer (no copy), vectorised over the
-rows of a batch.
+rows of a batch (StepStats: the single engine passes one row, the batched sampler every
+row of a step at once). Tokens a thinking budget wrote rather than drew keep their
+figures (the model's distribution at that point) and are listed in ``forced``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import llama_cpp as llama
 import numpy as np
 import numpy.typing as npt
 
+from app.core.inference.reasoning import Channel, ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
 
 TOP_K = 5
@@ -58,6 +62,11 @@ class TokenStats:
     sampled_logprob: list[float | None] = field(default_factory=list)
     sampled_entropy_bits: list[float] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)  # token id -> its text
+    # Positions of the tokens a thinking budget wrote (its closing tag) instead of drawing
+    # them: their figures are still the model's distribution at that point, but the token
+    # was not a choice, so a confidence summary should leave them out.
+    forced: list[int] = field(default_factory=list)
+    basis: str = BASIS  # what the figures are; a server's own figures say so here
 
     def add(
         self, token: int, channel: str, end: int, row: RowStats, text_of: Callable[[int], str]
@@ -76,6 +85,18 @@ class TokenStats:
         self.sampled_logprob.append(row.sampled_logprob)
         self.sampled_entropy_bits.append(row.sampled_entropy_bits)
 
+    def record(
+        self, token: int, pieces: Sequence[tuple[Channel, str]], splitter: ReasoningSplitter,
+        row: RowStats, text_of: Callable[[int], str], *, forced: bool = False,
+    ) -> None:  # fmt: skip
+        """Record a token right after its text went through the splitter (``pieces`` is
+        what ``feed`` returned): its channel is where its text went, else where the
+        splitter stands (text held back, e.g. a possible tag)."""
+        channel = pieces[-1][0] if pieces else splitter.channel
+        if forced:
+            self.forced.append(len(self.token_ids))
+        self.add(token, channel.value, splitter.length(channel), row, text_of)
+
     def __len__(self) -> int:
         return len(self.token_ids)
 
@@ -93,7 +114,7 @@ class TokenStats:
         """The ``token_stats`` of ``quorum solve --json``."""
         piece = self.texts.get
         return {
-            "basis": BASIS,
+            "basis": self.basis,
             "tokens": [piece(t, "") for t in self.token_ids],
             "channel": list(self.channels),
             "end": list(self.ends),
@@ -105,6 +126,7 @@ class TokenStats:
             ],
             "sampled_logprob": [None if v is None else round(v, 5) for v in self.sampled_logprob],
             "sampled_entropy_bits": [round(v, 5) for v in self.sampled_entropy_bits],
+            "forced": list(self.forced),
         }
 
 
@@ -126,66 +148,109 @@ def logits_view(pointer: Any, rows: int, n_vocab: int) -> npt.NDArray[np.float32
     return np.ctypeslib.as_array(pointer, shape=(rows, n_vocab))
 
 
-def rows_stats(
-    logits: npt.NDArray[np.float32], chosen: npt.ArrayLike, sampling: SamplingParams
-) -> list[RowStats]:
-    """The figures of each row of ``logits`` (rows x n_vocab) for the token chosen from it."""
-    ids = np.asarray(chosen, dtype=np.int64)
-    return [row_stats(logits[i], int(ids[i]), sampling) for i in range(logits.shape[0])]
-
-
 def row_stats(z: npt.NDArray[np.float32], chosen: int, sampling: SamplingParams) -> RowStats:
-    """One row. A handful of passes over n_vocab floats (one exp, one dot, one partition):
-    about 0.2 ms for a 150k vocabulary, against tens of ms for the decode that made it."""
-    n_vocab = z.shape[0]
-    peak = float(z.max())
-    shifted = z - peak
-    weights = np.exp(shifted)
-    total = float(weights.sum(dtype=np.float64))
-    log_total = math.log(total)
-    # H = -sum p log p with p = w / total and log p = shifted - log_total.
-    entropy = (log_total - float(np.dot(weights, shifted)) / total) / _LN2
-    # The candidates every figure needs: the top 5, and top-k's survivors (all, if off).
-    k = sampling.top_k if 0 < sampling.top_k < n_vocab else n_vocab
-    wanted = max(k, TOP_K) if k < n_vocab else n_vocab
-    if wanted < n_vocab:
-        candidates = np.argpartition(shifted, n_vocab - wanted)[n_vocab - wanted :]
-    else:
-        candidates = np.arange(n_vocab)
-    candidates = candidates[np.argsort(-shifted[candidates], kind="stable")]
-    top = candidates[:TOP_K]
-    sampled_logprob, sampled_entropy = _after_chain(
-        shifted[candidates[:k]], candidates[:k], chosen, sampling
-    )
-    return RowStats(
-        logprob=float(shifted[chosen]) - log_total,
-        entropy_bits=max(0.0, entropy),
-        top_ids=[int(t) for t in top],
-        top_logprobs=[float(v) - log_total for v in shifted[top]],
-        sampled_logprob=sampled_logprob,
-        sampled_entropy_bits=sampled_entropy,
-    )
+    """The figures of one logits row for the token chosen from it."""
+    return StepStats(z[np.newaxis, :], sampling).row(0, chosen)
+
+
+class StepStats:
+    """The figures of every logits row of one decode step, computed together.
+
+    Built right after the decode, before the next one reuses llama.cpp's buffer (it keeps
+    its own arrays, so it stays valid after that); ``row(i, token)`` then gives row i's
+    figures for the token drawn from it. All rows share one sampling configuration (a
+    consensus batch differs only in the seed). The work is a handful of passes over
+    rows x n_vocab floats (one exp, one product, one partition), vectorised along the
+    rows: about 0.2 ms per row for a 150k vocabulary, against tens of ms for the decode.
+    """
+
+    def __init__(self, logits: npt.NDArray[np.float32], sampling: SamplingParams) -> None:
+        rows, n_vocab = logits.shape
+        self._sampling = sampling
+        self._shifted = logits - logits.max(axis=1, keepdims=True)
+        weights = np.exp(self._shifted)
+        total = weights.sum(axis=1, dtype=np.float64)
+        self._log_total = np.log(total)
+        # H = -sum p log p with p = w / total and log p = shifted - log_total.
+        spread = (weights * self._shifted).sum(axis=1, dtype=np.float64) / total
+        self._entropy = np.maximum(0.0, (self._log_total - spread) / _LN2)
+        # The candidates every figure needs: the top 5, and top-k's survivors (all, if off).
+        k = sampling.top_k if 0 < sampling.top_k < n_vocab else n_vocab
+        wanted = max(k, TOP_K) if k < n_vocab else n_vocab
+        if wanted < n_vocab:
+            part = np.argpartition(self._shifted, n_vocab - wanted, axis=1)
+            candidates = part[:, n_vocab - wanted :]
+        else:
+            candidates = np.broadcast_to(np.arange(n_vocab), (rows, n_vocab))
+        values = np.take_along_axis(self._shifted, candidates, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        self._candidates = np.take_along_axis(candidates, order, axis=1)
+        values = np.take_along_axis(values, order, axis=1)
+        self._top_ids = self._candidates[:, :TOP_K].tolist()
+        self._top_logprobs = (values[:, :TOP_K] - self._log_total[:, None]).tolist()
+        self._keep, self._log_q, self._sampled_entropy = _after_chain(values[:, :k], sampling)
+
+    def row(self, i: int, chosen: int) -> RowStats:
+        """Row i's figures for the token drawn (or written) from it."""
+        keep = int(self._keep[i])
+        where = np.nonzero(self._candidates[i, :keep] == chosen)[0]
+        # None: the replayed chain would not have kept the token (penalties were on, or a
+        # thinking budget wrote it).
+        sampled = float(self._log_q[i, where[0]]) if where.size else None
+        return RowStats(
+            logprob=float(self._shifted[i, chosen]) - float(self._log_total[i]),
+            entropy_bits=float(self._entropy[i]),
+            top_ids=self._top_ids[i],
+            top_logprobs=self._top_logprobs[i],
+            sampled_logprob=sampled,
+            sampled_entropy_bits=float(self._sampled_entropy[i]),
+        )
+
+
+def step_stats(
+    ctx: Any, rows: int, n_vocab: int, sampling: SamplingParams, *, on: bool
+) -> StepStats | None:
+    """The batch step just decoded on ``ctx`` (None when ``on`` is false), whose first
+    ``rows`` batch rows all asked for logits, so output row i is batch row i. Call it
+    before the next decode reuses llama.cpp's buffer."""
+    if not on:
+        return None
+    return StepStats(logits_view(llama.llama_get_logits(ctx), rows, n_vocab), sampling)
+
+
+def record_row(
+    stats: TokenStats | None, rows: StepStats | None, i: int, token: int,
+    pieces: Sequence[tuple[Channel, str]], splitter: ReasoningSplitter,
+    text_of: Callable[[int], str], forced: bool,
+) -> None:  # fmt: skip
+    """Record batch row i's token in its sample's stats (nothing when either is None)."""
+    if stats is not None and rows is not None:
+        stats.record(token, pieces, splitter, rows.row(i, token), text_of, forced=forced)
 
 
 def _after_chain(
-    logits: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], chosen: int,
-    sampling: SamplingParams,
-) -> tuple[float | None, float]:  # fmt: skip
-    """The distribution the sampler chain drew from, replayed on top-k's survivors (sorted,
-    best first): top-p and min-p on their softmax, then temperature."""
+    logits: npt.NDArray[np.float32], sampling: SamplingParams
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The distributions the sampler chain drew from, replayed on top-k's survivors (rows
+    x k, sorted best first): top-p and min-p on their softmax, then temperature. Per row:
+    how many tokens it keeps, their log-probabilities (rows x k; only the first keep are
+    meaningful) and its entropy in bits."""
+    rows, k = logits.shape
     if sampling.deterministic:  # greedy: the top token, with certainty
-        return (0.0 if ids[0] == chosen else None), 0.0
-    p = np.exp(logits - logits[0])
-    p /= p.sum()
-    keep = len(ids)
+        return np.ones(rows, np.int64), np.zeros((rows, k)), np.zeros(rows)
+    p = np.exp(logits - logits[:, :1])
+    p /= p.sum(axis=1, keepdims=True)
+    keep = np.full(rows, k, dtype=np.int64)
     if sampling.top_p < 1.0:  # keep tokens until their total reaches top_p
-        keep = min(keep, int(np.searchsorted(np.cumsum(p), sampling.top_p)) + 1)
+        reached = (np.cumsum(p, axis=1) < sampling.top_p).sum(axis=1) + 1
+        keep = np.minimum(keep, reached)
     if sampling.min_p > 0.0:
-        keep = min(keep, max(1, int((p >= sampling.min_p * p[0]).sum())))
-    scaled = logits[:keep].astype(np.float64) / sampling.temperature
-    scaled -= scaled[0]
-    log_q = scaled - math.log(float(np.exp(scaled).sum()))
-    entropy = float(-(np.exp(log_q) * log_q).sum() / _LN2)
-    where = np.nonzero(ids[:keep] == chosen)[0]
-    # None: the replayed chain would not have kept the token (penalties were on).
-    return (float(log_q[where[0]]) if where.size else None), max(0.0, entropy)
+        above = (p >= sampling.min_p * p[:, :1]).sum(axis=1)
+        keep = np.minimum(keep, np.maximum(1, above))
+    kept = np.arange(k)[np.newaxis, :] < keep[:, np.newaxis]
+    scaled = logits.astype(np.float64) / sampling.temperature
+    scaled -= scaled[:, :1]
+    weights = np.where(kept, np.exp(scaled), 0.0)
+    log_q = scaled - np.log(weights.sum(axis=1, keepdims=True))
+    entropy = -np.where(kept, weights / weights.sum(axis=1, keepdims=True) * log_q, 0.0)
+    return keep, log_q, np.maximum(0.0, entropy.sum(axis=1) / _LN2)

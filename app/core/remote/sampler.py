@@ -142,6 +142,7 @@ class ServerSampler:
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
         make_budget: Callable[[], ThinkBudget | None] | None = None,
+        token_stats: bool = False,
     ) -> Iterator[BatchEvent]:
         """Sample ``len(seeds)`` answers; ``should_stop`` is asked after each one finishes."""
         if make_budget is not None:
