@@ -31,6 +31,7 @@ import llama_cpp as llama
 import numpy as np
 import numpy.typing as npt
 
+from app.core.history import token_blob
 from app.core.inference.reasoning import Channel, ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
 
@@ -70,6 +71,10 @@ class TokenStats:
     # was not a choice, so a confidence summary should leave them out.
     forced: list[int] = field(default_factory=list)
     basis: str = BASIS  # what the figures are; a server's own figures say so here
+    # Loaded from the history: what its size budget kept ("full" or "no alternatives",
+    # app.core.history.token_blob), and why; None for figures fresh from a run.
+    stored: str | None = None
+    stored_note: str | None = None
 
     def add(
         self, token: int, channel: str, end: int, row: RowStats, text_of: Callable[[int], str]
@@ -99,6 +104,29 @@ class TokenStats:
         if forced:
             self.forced.append(len(self.token_ids))
         self.add(token, channel.value, splitter.length(channel), row, text_of)
+
+    def columns(self) -> dict[str, Any]:
+        """Every field as plain lists, for app.core.history.token_blob.encode."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def to_blob(self, samples: int) -> bytes:
+        """As the history stores it, within a run of ``samples`` samples' budget."""
+        return token_blob.encode(self.columns(), token_blob.sample_budget(samples))
+
+    @classmethod
+    def from_blob(cls, blob: bytes | None) -> TokenStats | None:
+        """Back from the history (float16-rounded; see token_blob); None when it kept no
+        figures or cannot read them."""
+        if blob is None:
+            return None
+        try:
+            columns = token_blob.decode(blob)
+        except token_blob.TokenBlobError:
+            return None
+        if not columns["token_ids"]:
+            return None
+        fields = {k: v for k, v in columns.items() if k in cls.__dataclass_fields__}
+        return cls(**fields, stored_note=columns["note"])
 
     def __len__(self) -> int:
         return len(self.token_ids)
