@@ -18,7 +18,10 @@ float16 keeps 11 significant bits: a stored figure is within 2^-11 of its value,
 relatively (a logprob of -3.0 comes back within 0.0015), and figures below -65504 come
 back as -65504. The blob is bytes b"QTS", a format byte, then zlib of: a 4-byte
 little-endian header length, a JSON header (counts, level, texts, forced positions, the
-basis text and the array layout), and the arrays' raw little-endian bytes.
+basis text and the array layout), and the arrays' raw little-endian bytes. A sample
+also costs about 100 bytes of its own (format, header, compression). A basis of None
+means the local engine's own (app.core.inference.token_stats.BASIS), stored once in code
+rather than in every sample.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def decode(blob: bytes) -> dict[str, Any]:
     n, level = int(header["n"]), header["level"]
     out: dict[str, Any] = {"stored": level, "note": header["note"], "basis": header["basis"],
                            "forced": header["forced"],
+                           "entropy_is_lower_bound": header["entropy_is_lower_bound"],
                            "texts": {int(k): v for k, v in header["texts"].items()}}  # fmt: skip
     at = 4 + size
     for name, dtype, width in _LAYOUT[: header["arrays"]]:
@@ -109,6 +113,7 @@ def _pack(columns: Mapping[str, Any], n: int, level: str, note: str | None) -> b
         texts = {t: texts[t] for t in columns["token_ids"] if t in texts}
     header = {"n": n, "level": level, "note": note, "basis": columns["basis"],
               "forced": list(columns["forced"]) if arrays else [],
+              "entropy_is_lower_bound": bool(columns.get("entropy_is_lower_bound")),
               "texts": {str(k): v for k, v in texts.items()} if arrays else {},
               "arrays": arrays}  # fmt: skip
     head = json.dumps(header, ensure_ascii=False).encode("utf-8")

@@ -71,6 +71,9 @@ class TokenStats:
     # was not a choice, so a confidence summary should leave them out.
     forced: list[int] = field(default_factory=list)
     basis: str = BASIS  # what the figures are; a server's own figures say so here
+    # A server returns only its top tokens: entropy_bits is then a lower bound (the
+    # tokens not returned only add to it), never the full entropy.
+    entropy_is_lower_bound: bool = False
     # Loaded from the history: what its size budget kept ("full" or "no alternatives",
     # app.core.history.token_blob), and why; None for figures fresh from a run.
     stored: str | None = None
@@ -106,8 +109,11 @@ class TokenStats:
         self.add(token, channel.value, splitter.length(channel), row, text_of)
 
     def columns(self) -> dict[str, Any]:
-        """Every field as plain lists, for app.core.history.token_blob.encode."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """Every field as plain lists, for app.core.history.token_blob.encode. The basis is
+        None when it is the local engine's BASIS (no need to store that text each time)."""
+        columns = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        columns["basis"] = None if self.basis == BASIS else self.basis
+        return columns
 
     def to_blob(self, samples: int) -> bytes:
         """As the history stores it, within a run of ``samples`` samples' budget."""
@@ -126,6 +132,7 @@ class TokenStats:
         if not columns["token_ids"]:
             return None
         fields = {k: v for k, v in columns.items() if k in cls.__dataclass_fields__}
+        fields["basis"] = fields["basis"] or BASIS
         return cls(**fields, stored_note=columns["note"])
 
     def __len__(self) -> int:
@@ -155,10 +162,16 @@ class TokenStats:
                 [[piece(t, ""), round(lp, 5)] for t, lp in zip(ids, lps, strict=True)]
                 for ids, lps in zip(self.top_ids, self.top_logprobs, strict=True)
             ],
-            "sampled_logprob": [None if v is None else round(v, 5) for v in self.sampled_logprob],
-            "sampled_entropy_bits": [round(v, 5) for v in self.sampled_entropy_bits],
+            "sampled_logprob": [_rounded(v) for v in self.sampled_logprob],
+            # NaN: not known (a server's figures past what it returned).
+            "sampled_entropy_bits": [_rounded(v) for v in self.sampled_entropy_bits],
+            "entropy_is_lower_bound": self.entropy_is_lower_bound,
             "forced": list(self.forced),
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 5)
 
 
 @dataclass(frozen=True)
@@ -261,7 +274,7 @@ class StepStats:
         values = np.take_along_axis(values, order, axis=1)
         self._top_ids = self._candidates[:, :TOP_K].tolist()
         self._top_logprobs = (values[:, :TOP_K] - self._log_total[:, None]).tolist()
-        self._keep, self._log_q, self._sampled_entropy = _after_chain(values[:, :k], sampling)
+        self._keep, self._log_q, self._sampled_entropy = after_chain(values[:, :k], sampling)
 
     def row(self, i: int, chosen: int) -> RowStats:
         """Row i's figures for the token drawn (or written) from it."""
@@ -317,7 +330,7 @@ def record_row(
         stats.record(token, pieces, splitter, rows.row(i, token), text_of, forced=forced)
 
 
-def _after_chain(
+def after_chain(
     logits: npt.NDArray[np.float32], sampling: SamplingParams
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The distributions the sampler chain drew from, replayed on top-k's survivors (rows
