@@ -242,7 +242,8 @@ class ServerSampler:
                 sample.prompt_tokens = chunk.prompt_tokens
             return [self._retire(run, request, index, chunk.finish)] if chunk.finish else []
         sample = run.samples.get(request.first)
-        chat = read_chat_chunk(payload, sample.text_ids if sample and sample.stats else None)
+        ids = sample.text_ids if sample is not None and sample.stats is not None else None
+        chat = read_chat_chunk(payload, ids)
         if sample is not None:
             sample.feed(chat.reasoning, chat.text, chat.completion_tokens, chat.probs)
             if chat.prompt_tokens is not None:
