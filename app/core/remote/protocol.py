@@ -16,7 +16,8 @@ llama-cpp-python 0.3.36):
   ``{"index": i, "content": text, "stop": false, "tokens_predicted": n}``, and per
   completion a last one with ``"stop": true``, ``stop_type`` (``eos``, ``word``:
   finished; ``limit``: out of tokens), ``truncated`` (the context filled),
-  ``tokens_evaluated`` (prompt tokens) and ``timings``.
+  ``tokens_evaluated`` (prompt tokens) and ``timings``. With ``n_probs`` each event also
+  has ``completion_probabilities`` (see app.core.remote.logprobs).
 
 OpenAI-compatible chat (vLLM, SGLang, llama-server, others):
 
