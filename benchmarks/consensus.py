@@ -18,6 +18,11 @@ Targets (issue 11): ratio >= 0.95 at N = 8, 32, 64 and >= 0.9 at 256; RSS within
     python benchmarks/consensus.py [--sizes 8 32 64 256] [--refill 512 256]
         [--tokens 32] [--repeats 2] [--unified-kv] [--model PATH]
     python benchmarks/consensus.py --against sequential   # batched vs one by one
+    python benchmarks/consensus.py --against token-stats --sizes 8   # stats on vs off
+
+The token-stats mode runs the same N samples (same seeds, so the same tokens) with
+per-token confidence off and on, interleaved, and prints both rates and their ratio
+(issue 12's target: on >= 0.95 of off at N = 8).
 """
 
 from __future__ import annotations
@@ -80,12 +85,13 @@ class QuorumRun:
 
 
 def quorum_run(
-    sampler: BatchSampler, prompt: list[int], sampling: SamplingParams, plan: ConsensusPlan
-) -> QuorumRun:
+    sampler: BatchSampler, prompt: list[int], sampling: SamplingParams, plan: ConsensusPlan,
+    token_stats: bool = False,
+) -> QuorumRun:  # fmt: skip
     reset_peak_rss()
     started = time.perf_counter()
     seeds = sample_seeds(sampling.seed or 0, plan.samples)
-    for event in sampler.run(prompt, sampling, seeds, plan):
+    for event in sampler.run(prompt, sampling, seeds, plan, token_stats=token_stats):
         if isinstance(event, BatchFinished):
             seconds = time.perf_counter() - started
             if event.error:
@@ -187,12 +193,39 @@ def against_sequential(args: argparse.Namespace) -> None:
     engine.close()
 
 
+def against_token_stats(args: argparse.Namespace) -> None:
+    """The same N samples with token confidence off and on, interleaved."""
+    model = args.model or fetch_test_model()
+    engine = Engine(model, RuntimeParams(n_threads=args.threads))
+    params = SamplingParams(
+        temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, max_tokens=args.tokens, seed=2024
+    )
+    prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, params, 2))[0]
+    sampler = BatchSampler(engine.model, args.threads)
+    print(f"model {model.name}  threads={args.threads}  max_tokens={args.tokens}  "
+          f"repeats={args.repeats} (interleaved off, on)")  # fmt: skip
+    for n in args.sizes:
+        plan = _plan(engine, n, n, len(prompt), args)
+        quorum_run(sampler, prompt, params, plan, token_stats=True)  # warm-up
+        off, on = [], []
+        for _ in range(args.repeats):
+            off.append(quorum_run(sampler, prompt, params, plan).tokens_per_second)
+            on.append(quorum_run(sampler, prompt, params, plan, True).tokens_per_second)
+        pairs = [b / a for a, b in zip(off, on, strict=True)]
+        a, b = statistics.median(off), statistics.median(on)
+        print(
+            f"N={n:>4} stats off {a:8.1f} tok/s  on {b:8.1f} tok/s  on/off {b / a:.3f} "
+            f"(pairs {min(pairs):.3f}-{max(pairs):.3f}; target >= 0.95)"
+        )
+    engine.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", type=Path)
-    parser.add_argument("--against", choices=("batched-bench", "sequential"),
+    parser.add_argument("--against", choices=("batched-bench", "sequential", "token-stats"),
                         default="batched-bench")  # fmt: skip
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 32, 64, 256])
     parser.add_argument(
@@ -208,6 +241,8 @@ def main() -> None:
         args.refill = None
     if args.against == "sequential":
         against_sequential(args)
+    elif args.against == "token-stats":
+        against_token_stats(args)
     else:
         compare(args)
 

@@ -173,7 +173,7 @@ class ShapeServer:
                             {
                                 "index": 0,
                                 "delta": choice_delta,
-                                "logprobs": None,
+                                "logprobs": _logprobs(body, choice_delta),
                                 "finish_reason": finish,
                             }
                         ]
@@ -206,3 +206,22 @@ class ShapeServer:
                     pass  # the client cut the stream (cancel)
 
         return Handler
+
+
+def logprob_of(text: str) -> float:
+    """The stand-in's made-up log-probability of a token with this text (tests recompute it)."""
+    return -0.05 - 0.25 * (len(text) % 4)
+
+
+def _logprobs(body: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's chat logprobs shape (also vLLM's): one entry for the event's one token, with
+    ``top_logprobs`` alternatives, when the request asked for them; no token ids."""
+    text = next((str(v) for k, v in delta.items() if k != "role" and v), "")
+    if not body.get("logprobs") or not text:
+        return None
+    chosen = logprob_of(text)
+    top = [{"token": text, "logprob": chosen, "bytes": list(text.encode())}]
+    top += [{"token": f"alt{i}", "logprob": chosen - i, "bytes": list(f"alt{i}".encode())}
+            for i in range(1, int(body.get("top_logprobs") or 0))]  # fmt: skip
+    entry = {"token": text, "logprob": chosen, "bytes": list(text.encode()), "top_logprobs": top}
+    return {"content": [entry]}

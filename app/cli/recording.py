@@ -15,7 +15,12 @@ from typing import Any
 
 from app.core.consensus.record import finished_record
 from app.core.consensus.report import build_report, sample_record
-from app.core.consensus.runner import ConsensusReport, ConsensusSample, ConsensusStarted
+from app.core.consensus.runner import (
+    MAX_SAMPLES,
+    ConsensusReport,
+    ConsensusSample,
+    ConsensusStarted,
+)
 from app.core.conversation import Conversation, finish_single_run
 from app.core.history.database import HistoryError
 from app.core.history.records import RunRecord, RunStatus
@@ -91,7 +96,9 @@ class CliRecorder:
             self.clock.record(trace, answer, event.completion_tokens)
         elif isinstance(event, ConsensusSample) and self._recording and not event.kept:
             assert self.conversation is not None and self.record is not None
-            sample = sample_record(event.index, event.result, event.group)
+            asked = self.record.params.get("samples")
+            n = asked if isinstance(asked, int) else MAX_SAMPLES  # the budget's share
+            sample = sample_record(event.index, event.result, event.group, n)
             problem = self.conversation.save_sample(self.record, sample)
             if problem:
                 warn(f"sample {event.index} was not saved: {problem}")

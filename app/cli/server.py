@@ -88,7 +88,8 @@ def run_on_server(args: argparse.Namespace, question: str) -> int:
             return _consensus(engine, args, messages, sampling, thinking)
         # _CancelOnInterrupt only calls cancel(), which a ServerEngine has.
         with solve._CancelOnInterrupt(engine):  # type: ignore[arg-type]
-            events = engine.generate(messages, sampling, thinking)
+            with_stats = args.json and not args.no_token_stats
+            events = engine.generate(messages, sampling, thinking, token_stats=with_stats)
             result = solve.final_event(events) if args.json else solve.stream_to_terminal(events)
         if args.json:
             payload = {
@@ -126,7 +127,8 @@ def _consensus(
     from app.cli import solve
 
     runner = ServerConsensusRunner(engine)
-    request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop)
+    request = ConsensusRequest(messages, sampling, args.samples, thinking, args.early_stop,
+                               token_stats=args.json and not args.no_token_stats)  # fmt: skip
     try:
         with solve._CancelOnInterrupt(runner):
             report = follow_consensus(runner.run(request), request, runner.describe,

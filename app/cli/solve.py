@@ -310,17 +310,18 @@ def run(args: argparse.Namespace) -> int:
         sampling = sampling_from_args(engine, args, thinking)
         recorder = CliRecorder(engine, enabled=not args.no_history)
         messages = [{"role": "user", "content": question}]
+        with_stats = args.json and not args.no_token_stats
         if args.samples > 1:
             sampling = sampling.with_seed()  # recorded when the run begins: seeds derive from it
             request = ConsensusRequest(messages, sampling, args.samples, thinking,
-                                       args.early_stop, think_budget=args.think_budget)  # fmt: skip
+                                       args.early_stop, think_budget=args.think_budget,
+                                       token_stats=with_stats)  # fmt: skip
             recorder.pending(question, sampling, thinking, samples=args.samples,
                              early_stop=args.early_stop,
                              think_budget=args.think_budget)  # fmt: skip
             return run_consensus(engine, request, recorder, as_json=args.json)
         recorder.begin(question, sampling, thinking)
         with _CancelOnInterrupt(engine):
-            with_stats = args.json and not args.no_token_stats
             generation = engine.generate(messages, sampling, thinking, args.think_budget,
                                          token_stats=with_stats)  # fmt: skip
             events = recorder.watching(generation)

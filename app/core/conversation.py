@@ -333,9 +333,11 @@ def finish_single_run(record: RunRecord, clock: RunClock, result: GenerationResu
         record.params["prompt_tokens"] = result.prompt_tokens
     record.params["reasoning"] = reasoning
     record.seconds = seconds
+    stats = result.token_stats if result is not None else None
     record.samples = [SampleRecord(
         index=0, seed=seed, trace=trace, answer=answer,
         extracted=extracted.text if extracted else None,
         extracted_rule=extracted.rule if extracted else None,
         tokens=tokens, seconds=seconds, finish_reason=reason,
+        token_stats=stats.to_blob(1) if stats is not None else None,
     )]  # fmt: skip

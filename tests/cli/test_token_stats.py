@@ -33,3 +33,18 @@ def test_json_has_token_stats_of_the_shape_documented(test_model_path: Path) -> 
         assert top[0][1] >= lp - 1e-4  # the best alternative is at least as likely
     without = json.loads(quorum(*args, "--no-token-stats").stdout)["samples"][0]
     assert "token_stats" not in without and without["answer"] == sample["answer"]
+
+
+def test_consensus_json_has_token_stats_per_sample(test_model_path: Path) -> None:
+    args = ["solve", "Say hello.", "-m", str(test_model_path), "--json", "--seed", "2",
+            "--max-tokens", "6", "--no-history", "-n", "2"]  # fmt: skip
+    out = quorum(*args)
+    assert out.returncode == 0, out.stderr
+    samples = json.loads(out.stdout)["samples"]
+    assert len(samples) == 2
+    for sample in samples:
+        stats = sample["token_stats"]
+        assert len(stats["logprob"]) == len(stats["top"]) == sample["tokens"]
+        assert "".join(stats["tokens"]).strip() == (sample["trace"] + sample["answer"]).strip()
+    without = json.loads(quorum(*args, "--no-token-stats").stdout)["samples"]
+    assert all("token_stats" not in s for s in without)

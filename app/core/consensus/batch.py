@@ -47,7 +47,8 @@ from app.core.inference.backend import (
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
-from app.core.inference.think_budget import ThinkBudget
+from app.core.inference.think_budget import ThinkBudget, next_token
+from app.core.inference.token_stats import StepStats, TokenStats, record_row, step_stats
 
 # A batch step slower than this gets llama.cpp's abort callback for the next step. The
 # callback is a Python call after every graph node, on the thread that computes it,
@@ -79,6 +80,7 @@ class _Slot:
     next_token: int = 0
     pos: int = 0
     budget: ThinkBudget | None = None  # the thinking budget's hook (think_budget.py)
+    stats: TokenStats | None = None  # each token's confidence, when asked for
 
     def result(
         self, prompt_tokens: int, reason: FinishReason, thinking: bool | None
@@ -98,6 +100,7 @@ class _Slot:
             sampling=self.sampling,
             thinking=thinking,
             trace_cut_at=self.budget.cut_at if self.budget else None,
+            token_stats=self.stats,
         )
 
 
@@ -124,6 +127,7 @@ class _BatchRun:
     free_seqs: list[int]
     max_in_flight: int
     make_budget: Callable[[], ThinkBudget | None] | None = None
+    token_stats: bool = False
     memory: Any = None
     # Sequences whose cache holds the prompt; the prompt is evaluated into sequence 0,
     # which keeps it to the end (a slot is only ever cut back to the prompt).
@@ -159,6 +163,7 @@ class _BatchRun:
                 next_token=self.prompt[-1],
                 pos=self.n_prompt - 1,
                 budget=self.make_budget() if self.make_budget else None,
+                stats=TokenStats() if self.token_stats else None,
             )
             self.next_index += 1
 
@@ -247,11 +252,12 @@ class BatchSampler:
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
         make_budget: Callable[[], ThinkBudget | None] | None = None,
+        token_stats: bool = False,
     ) -> Iterator[BatchEvent]:
         """Decode ``len(seeds)`` samples; ``should_stop`` is asked after each one finishes.
 
         Samples start in index order, at most ``max_in_flight`` at once (default: every
-        slot), so a stop skips the samples not yet started.
+        slot), so a stop skips the samples not yet started. token_stats: see token_stats.py.
         """
         self._cancel.clear()
         run = _BatchRun(
@@ -265,6 +271,7 @@ class BatchSampler:
             free_seqs=list(range(plan.parallel - 1, -1, -1)),
             max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
             make_budget=make_budget,
+            token_stats=token_stats,
         )
         ctx = new_context(self.model, context_spec(plan, self.n_threads))
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
@@ -310,8 +317,9 @@ class BatchSampler:
                 return _Ending.CANCELLED
             run.error = f"llama_decode returned {rc}"
             return _Ending.FAILED
+        rows = step_stats(ctx, len(order), run.n_vocab, run.sampling, on=run.token_stats)
         for i, slot in enumerate(order):
-            reason = self._advance(ctx, slot, i, run)
+            reason = self._advance(ctx, slot, i, run, rows)
             if reason is None:
                 continue
             yield SampleFinished(slot.index, run.retire(slot, reason))
@@ -350,22 +358,20 @@ class BatchSampler:
         batch.n_tokens = len(order)
 
     def _advance(
-        self, ctx: Any, slot: _Slot, batch_index: int, run: _BatchRun
+        self, ctx: Any, slot: _Slot, batch_index: int, run: _BatchRun, rows: StepStats | None
     ) -> FinishReason | None:
         """Sample the slot's next token; return a finish reason when its sample ends."""
-        if slot.budget:
-            token = slot.budget.next_token(
-                lambda: slot.chain.sample(ctx, batch_index), slot.chain.accept
-            )
-        else:
-            token = slot.chain.sample(ctx, batch_index)
+        sample = lambda: slot.chain.sample(ctx, batch_index)  # noqa: E731
+        token, forced = next_token(slot.budget, sample, slot.chain.accept)
         if self.model.is_eog(token):
             return FinishReason.STOP
         slot.tokens += 1
         run.tokens += 1
         if slot.first_token_at is None:
             slot.first_token_at = time.perf_counter()
-        slot.splitter.feed(slot.decoder.decode(self.model.piece(token)))
+        pieces = slot.splitter.feed(slot.decoder.decode(self.model.piece(token)))
+        record_row(slot.stats, rows, batch_index, token, pieces, slot.splitter,
+                   self.model.piece_text, forced)  # fmt: skip
         if slot.budget:
             slot.budget.observe(slot.splitter.channel)
         slot.next_token = token

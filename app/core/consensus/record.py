@@ -85,10 +85,16 @@ def finished_record(
     if data is not None:
         record = consensus_to_record(data, begun.conversation_id)
         record.id, record.turn = begun.id, begun.turn
+        # The report data has no token figures: take each sample's from its result.
+        for sample in record.samples:
+            result = report.samples[sample.index] if sample.index < len(report.samples) else None
+            if result is not None and result.token_stats is not None:
+                sample.token_stats = result.token_stats.to_blob(len(report.samples))
         return record
     begun.status = run_status(report)
     begun.error = report.error or unbuilt_error
-    begun.samples = [sample_record(i, r, report.groups.get(i)) for i, r in report.finished]
+    n = len(report.samples)
+    begun.samples = [sample_record(i, r, report.groups.get(i), n) for i, r in report.finished]
     begun.consensus = consensus_json(report)
     begun.seconds = report.seconds
     return begun

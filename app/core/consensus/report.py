@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core.consensus.environment import hardware_summary, software_summary
 from app.core.consensus.memory_plan import ConsensusPlan
-from app.core.consensus.runner import ConsensusReport
+from app.core.consensus.runner import MAX_SAMPLES, ConsensusReport
 from app.core.consensus.stats import ConsensusStats
 from app.core.consensus.summary import consensus_json
 from app.core.history.records import RunStatus, SampleRecord
@@ -115,15 +115,20 @@ def sample_dict(index: int, result: GenerationResult, group: str | None) -> dict
     }
 
 
-def sample_record(index: int, result: GenerationResult, group: str | None) -> SampleRecord:
-    """One finished sample as the history (and the consensus view) keeps it."""
+def sample_record(
+    index: int, result: GenerationResult, group: str | None, samples: int = MAX_SAMPLES
+) -> SampleRecord:
+    """One finished sample as the history (and the consensus view) keeps it; its token
+    figures within a run of ``samples``'s budget (default: the largest run's share)."""
     extracted = result.extracted
+    stats = result.token_stats
     return SampleRecord(
         index=index, seed=result.seed, trace=result.trace, answer=result.answer,
         extracted=extracted.text if extracted else None,
         extracted_rule=extracted.rule if extracted else None,
         tokens=result.completion_tokens, seconds=result.seconds,
         finish_reason=result.finish_reason, group=group,
+        token_stats=stats.to_blob(samples) if stats is not None else None,
     )  # fmt: skip
 
 

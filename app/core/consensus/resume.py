@@ -15,6 +15,7 @@ from app.core.answers.extract import AnswerRule, ExtractedAnswer, extract_answer
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.sampling import SamplingParams
+from app.core.inference.token_stats import TokenStats
 
 _RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.CANCELLED)
 
@@ -81,6 +82,7 @@ def result_of(sample: SampleRecord, sampling: SamplingParams, thinking: bool | N
         finish_reason=_finish_reason(sample.finish_reason),
         sampling=replace(sampling, seed=sample.seed),
         thinking=thinking,
+        token_stats=TokenStats.from_blob(sample.token_stats),
     )
 
 

@@ -58,6 +58,8 @@ class ConsensusRequest:
     kept: Mapping[int, SampleRecord] = field(default_factory=dict)
     # Close each sample's trace after this many trace tokens (0: no thinking); None: no cap.
     think_budget: int | None = None
+    # Each sample's result also carries its tokens' confidence (GenerationResult.token_stats).
+    token_stats: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ class ConsensusRunner:
                 if request.think_budget is not None
                 else None
             ),
+            token_stats=request.token_stats,
         ):
             if isinstance(event, SampleFinished):
                 index = missing[event.index]

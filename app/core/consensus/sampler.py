@@ -92,6 +92,8 @@ class ConsensusSampler(Protocol):
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
         make_budget: Callable[[], ThinkBudget | None] | None = None,
+        token_stats: bool = False,
     ) -> Iterator[BatchEvent]:
         """SampleFinished as each ends, BatchStep between, and one BatchFinished last.
-        make_budget: a fresh thinking budget per sample (None: no cap)."""
+        make_budget: a fresh thinking budget per sample (None: no cap). token_stats: fill
+        each result's token_stats where the sampler can (a server may give none)."""

@@ -75,7 +75,12 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_v1]
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    # Each sample's token confidence (app.core.history.token_blob); older samples: NULL.
+    conn.execute("ALTER TABLE samples ADD COLUMN token_stats BLOB")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_v1, _schema_v2]
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.history import token_blob
 from app.core.history.records import RunRecord, SampleRecord
 from app.core.markdown_text import code_span, fenced, inline, table, text_block
 
@@ -34,8 +35,15 @@ def export_filename(question: str, run_id: int, suffix: str) -> str:
 
 
 def run_to_dict(run: RunRecord) -> dict[str, Any]:
-    """Every field, in declaration order, behind a format tag and a readable timestamp."""
-    fields = _finite(dataclasses.asdict(run))
+    """Every field, in declaration order, behind a format tag and a readable timestamp.
+    A sample's token figures come decoded (history.token_blob.to_json), not as bytes;
+    ``number`` counts samples from 1, as the window does (``index`` from 0 is what the
+    seeds and a resume go by)."""
+    fields = dataclasses.asdict(run)
+    for sample in fields["samples"]:
+        blob = sample["token_stats"]
+        sample["token_stats"] = None if blob is None else _token_stats(blob)
+    fields = _finite(fields)
     fields["samples"] = [
         {"index": s["index"], "number": s["index"] + 1, **s} for s in fields["samples"]
     ]
@@ -117,6 +125,13 @@ def _samples_table(samples: list[SampleRecord]) -> str:
         cells += [f"{s.seconds:.2f}", s.finish_reason]
         rows.append([inline(c) for c in cells])
     return table(("#", "Seed", "Extracted", "Group", "Tokens", "Seconds", "Finish"), rows)
+
+
+def _token_stats(blob: bytes) -> dict[str, Any]:
+    try:
+        return token_blob.to_json(blob)
+    except token_blob.TokenBlobError as exc:  # the rest of the run still exports
+        return {"stored": "unreadable", "note": str(exc)}
 
 
 def _utc(timestamp: float) -> str:

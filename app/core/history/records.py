@@ -40,6 +40,8 @@ class SampleRecord:
     seconds: float
     finish_reason: str
     group: str | None = None
+    # Each token's confidence, compressed within the run's budget (history.token_blob).
+    token_stats: bytes | None = None
 
 
 @dataclass

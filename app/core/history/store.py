@@ -58,7 +58,7 @@ _RUN_COLUMNS = (
 )
 _SAMPLE_COLUMNS = (
     "run_id, idx, seed, trace, answer, extracted, extracted_rule, tokens, seconds,"
-    " finish_reason, grp"
+    " finish_reason, grp, token_stats"
 )
 _SAMPLE_SLOTS = ",".join("?" * len(_SAMPLE_COLUMNS.split(",")))
 _SUMMARY_COLUMNS = (
@@ -128,7 +128,7 @@ class HistoryStore:
                 f"INSERT OR REPLACE INTO samples ({_SAMPLE_COLUMNS}) VALUES ({_SAMPLE_SLOTS})",
                 (run_id, sample.index, sample.seed, sample.trace, sample.answer, sample.extracted,
                  sample.extracted_rule, sample.tokens, sample.seconds, sample.finish_reason,
-                 sample.group),
+                 sample.group, sample.token_stats),
             )  # fmt: skip
             conn.execute(
                 "UPDATE runs SET n_samples = (SELECT count(*) FROM samples WHERE run_id = ?)"
@@ -179,7 +179,8 @@ class HistoryStore:
             conn.executemany(
                 f"INSERT INTO samples ({_SAMPLE_COLUMNS}) VALUES ({_SAMPLE_SLOTS})",
                 [(run_id, s.index, s.seed, s.trace, s.answer, s.extracted, s.extracted_rule,
-                  s.tokens, s.seconds, s.finish_reason, s.group) for s in run.samples],
+                  s.tokens, s.seconds, s.finish_reason, s.group, s.token_stats)
+                 for s in run.samples],
             )  # fmt: skip
             index_run(conn, self._fts, run_id, run.question, [s.answer for s in run.samples],
                       [s.trace for s in run.samples])  # fmt: skip

@@ -34,7 +34,7 @@ from app.core.inference.chat_template import render_chat, supports_thinking_togg
 from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
 from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
-from app.core.inference.think_budget import ThinkBudget, check_budget, closing_text
+from app.core.inference.think_budget import ThinkBudget, check_budget, closing_text, next_token
 from app.core.inference.token_stats import TokenStats, logits_view, row_stats
 from app.core.models.gguf import GGUFError, GGUFInfo, read_gguf_info
 
@@ -317,11 +317,8 @@ class Engine:
                 if self._cancel.is_set():
                     reason = FinishReason.CANCELLED
                     break
-                token = (
-                    run.budget.next_token(lambda: chain.sample(self._ctx, -1), chain.accept)
-                    if run.budget
-                    else chain.sample(self._ctx, -1)
-                )
+                sample = lambda: chain.sample(self._ctx, -1)  # noqa: E731
+                token, forced = next_token(run.budget, sample, chain.accept)
                 if self.model.is_eog(token):
                     break
                 run.completion_tokens += 1
@@ -330,10 +327,9 @@ class Engine:
                 pieces = splitter.feed(decoder.decode(self.model.piece(token)))
                 if stats is not None:  # read before the next decode reuses the buffer
                     logits = logits_view(llama.llama_get_logits_ith(self._ctx, -1), 1, n_vocab)
-                    channel_now = pieces[-1][0] if pieces else splitter.channel
                     row = row_stats(logits[0], token, run.sampling)
-                    end = splitter.length(channel_now)
-                    stats.add(token, channel_now.value, end, row, self.model.piece_text)
+                    stats.record(token, pieces, splitter, row, self.model.piece_text,
+                                 forced=forced)  # fmt: skip
                 for channel, text in pieces:
                     yield TextChunk(channel, text, run.completion_tokens)
                 if run.budget:

@@ -41,6 +41,16 @@ def check_budget(budget: int | None) -> int | None:
     return budget
 
 
+def next_token(
+    budget: ThinkBudget | None, sample: Callable[[], int], accept: Callable[[int], None]
+) -> tuple[int, bool]:
+    """The sample's next token, and whether the budget wrote it rather than the chain drew it."""
+    if budget is None:
+        return sample(), False
+    forced = budget.forcing
+    return budget.next_token(sample, accept), forced
+
+
 class ThinkBudget:
     """One sample's thinking budget: counts its trace tokens and closes the trace at B."""
 
@@ -54,6 +64,11 @@ class ThinkBudget:
         self.cut_at: int | None = None  # trace tokens when the trace was closed; None: never
         if self.budget == 0 and starts_in_trace:
             self._cut()
+
+    @property
+    def forcing(self) -> bool:
+        """Whether the next token is a closing token to write rather than one to draw."""
+        return bool(self._queue)
 
     def next_token(self, sample: Callable[[], int], accept: Callable[[int], None]) -> int:
         """A closing token still to write, else a sampled one."""

@@ -18,7 +18,8 @@ from app.core.inference.engine import EngineEvent, Finished, FinishReason, Messa
 from app.core.inference.sampling import SamplingParams
 from app.core.remote.client import ServerClient, ServerError
 from app.core.remote.config import ServerConfig
-from app.core.remote.probe import ServerCapabilities, probe
+from app.core.remote.logprobs import N_PROBS, new_stats
+from app.core.remote.probe import ServerCapabilities, ServerKind, probe
 from app.core.remote.protocol import chat_body, read_chat_chunk
 from app.core.remote.sample import StreamedSample
 
@@ -114,23 +115,34 @@ class ServerEngine:
         messages: Sequence[Message],
         sampling: SamplingParams | None = None,
         thinking: bool | None = None,
+        *,
+        token_stats: bool = False,
     ) -> Iterator[EngineEvent]:
-        """Stream one answer. Always ends with exactly one ``Finished`` event."""
+        """Stream one answer. Always ends with exactly one ``Finished`` event.
+        token_stats: each token's confidence where the server gives log-probabilities
+        (app.core.remote.logprobs); where it gives none the result's stay None and
+        ``capabilities.token_stats_reason`` says why."""
         self._cancel.clear()
         params = (sampling or self.default_sampling(thinking)).with_seed().validated()
         toggle = thinking if self.supports_thinking else None
-        sample = StreamedSample(params, toggle)
+        caps = self.capabilities
+        wanted = token_stats and caps.token_stats_reason is None
+        sample = StreamedSample(params, toggle,
+                                stats=new_stats(caps.token_stats_basis) if wanted else None,
+                                replay_chain=caps.kind is ServerKind.LLAMA_SERVER)  # fmt: skip
         body = chat_body(
             self.model_id, list(messages), params, params.seed or 0,
-            extended=self.capabilities.extended_sampling, thinking=toggle,
+            extended=caps.extended_sampling, thinking=toggle,
+            top_logprobs=N_PROBS if wanted else 0,
         )  # fmt: skip
         reason: FinishReason | None = None
         error = None
         try:
             with self.client.stream("/v1/chat/completions", body, self._cancel) as (_, events):
                 for payload in events:
-                    chunk = read_chat_chunk(payload)
-                    for channel, text in sample.feed(chunk.reasoning, chunk.text):
+                    chunk = read_chat_chunk(payload, sample.text_ids if wanted else None)
+                    for channel, text in sample.feed(chunk.reasoning, chunk.text, None,
+                                                     chunk.probs):  # fmt: skip
                         yield TextChunk(channel, text, sample.tokens)
                     if chunk.completion_tokens is not None:
                         sample.tokens = chunk.completion_tokens

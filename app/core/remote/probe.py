@@ -17,6 +17,7 @@ from typing import Any
 from app.core import paths
 from app.core.files import write_json_atomic
 from app.core.remote.client import ServerClient, ServerError
+from app.core.remote.logprobs import LLAMA_SERVER_BASIS, OPENAI_BASIS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,28 @@ class ServerCapabilities:
         """The server takes top_k and min_p beside the standard OpenAI fields."""
         return self.kind is not ServerKind.OPENAI
 
+    @property
+    def token_stats_reason(self) -> str | None:
+        """Why this server gives no per-token confidence, for the window to show; None
+        when it does (llama-server's n_probs, or OpenAI-style logprobs)."""
+        if self.kind is ServerKind.LLAMA_SERVER:
+            if self.slots and self.slots >= 2 and not self.n_probs:
+                return "llama-server returned no completion_probabilities to the probe's n_probs"
+            return None
+        if self.logprobs:
+            return None
+        return (
+            f"this {self.kind.value} server returned no log-probabilities to the probe's "
+            "/v1/completions request with logprobs, so it gives no per-token confidence"
+        )
+
+    @property
+    def token_stats_basis(self) -> str:
+        """What its figures are (app.core.remote.logprobs)."""
+        if self.kind is ServerKind.LLAMA_SERVER:
+            return LLAMA_SERVER_BASIS
+        return OPENAI_BASIS
+
     def lines(self) -> list[str]:
         """What a person reads after pressing Test (and ``quorum solve -v`` prints)."""
         found = [
@@ -93,6 +116,8 @@ class ServerCapabilities:
         abilities = [name for name, ok in flags.items() if ok]
         found.append("supports: " + (", ".join(abilities) or "plain requests only"))
         found.append(f"consensus path: {self.path.value}")
+        if self.token_stats_reason:
+            found.append(f"token confidence: none ({self.token_stats_reason})")
         return found + list(self.notes)
 
     def to_record(self) -> dict[str, Any]:

@@ -16,7 +16,8 @@ llama-cpp-python 0.3.36):
   ``{"index": i, "content": text, "stop": false, "tokens_predicted": n}``, and per
   completion a last one with ``"stop": true``, ``stop_type`` (``eos``, ``word``:
   finished; ``limit``: out of tokens), ``truncated`` (the context filled),
-  ``tokens_evaluated`` (prompt tokens) and ``timings``.
+  ``tokens_evaluated`` (prompt tokens) and ``timings``. With ``n_probs`` each event also
+  has ``completion_probabilities`` (see app.core.remote.logprobs).
 
 OpenAI-compatible chat (vLLM, SGLang, llama-server, others):
 
@@ -34,20 +35,27 @@ OpenAI-compatible chat (vLLM, SGLang, llama-server, others):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.inference.engine import FinishReason, Message
 from app.core.inference.sampling import SamplingParams
+from app.core.remote.logprobs import (
+    ServerToken,
+    TextIds,
+    read_llama_probs,
+    read_openai_logprobs,
+)
 
 # Sampling fields only some servers take; a plain OpenAI-compatible server may reject them.
 EXTENDED_FIELDS = ("top_k", "min_p")
 
 
 def completion_body(
-    prompt: list[int], sampling: SamplingParams, seed: int, n_cmpl: int
+    prompt: list[int], sampling: SamplingParams, seed: int, n_cmpl: int, n_probs: int = 0
 ) -> dict[str, Any]:
-    """llama-server ``/completion``: ``n_cmpl`` samples from one prompt evaluation."""
+    """llama-server ``/completion``: ``n_cmpl`` samples from one prompt evaluation;
+    ``n_probs``: each token's top alternatives (before the sampler chain; remote.logprobs)."""
     body: dict[str, Any] = {
         "prompt": prompt,
         "n_predict": sampling.max_tokens,
@@ -62,6 +70,8 @@ def completion_body(
     }
     if n_cmpl > 1:
         body["n_cmpl"] = n_cmpl
+    if n_probs:
+        body["n_probs"] = n_probs
     return body
 
 
@@ -73,8 +83,10 @@ def chat_body(
     *,
     extended: bool,
     thinking: bool | None,
+    top_logprobs: int = 0,
 ) -> dict[str, Any]:
-    """``/v1/chat/completions`` for one sample; ``extended``: the server takes top_k/min_p."""
+    """``/v1/chat/completions`` for one sample; ``extended``: the server takes top_k/min_p;
+    ``top_logprobs``: ask for each token's log-probability and that many alternatives."""
     body: dict[str, Any] = {
         "messages": messages,
         "max_tokens": sampling.max_tokens,
@@ -86,6 +98,9 @@ def chat_body(
     }
     if model:
         body["model"] = model
+    if top_logprobs:
+        body["logprobs"] = True
+        body["top_logprobs"] = top_logprobs
     if extended:
         body["top_k"] = sampling.top_k
         body["min_p"] = sampling.min_p
@@ -106,6 +121,7 @@ class CompletionChunk:
     finish: FinishReason | None = None
     completion_tokens: int | None = None
     prompt_tokens: int | None = None
+    probs: list[ServerToken] = field(default_factory=list)  # with n_probs
 
 
 def read_completion_chunk(payload: dict[str, Any]) -> CompletionChunk:
@@ -125,6 +141,7 @@ def read_completion_chunk(payload: dict[str, Any]) -> CompletionChunk:
         finish=finish,
         completion_tokens=_int_or_none(payload.get("tokens_predicted")),
         prompt_tokens=_int_or_none(payload.get("tokens_evaluated")),
+        probs=read_llama_probs(payload.get("completion_probabilities")),
     )
 
 
@@ -137,12 +154,17 @@ class ChatChunk:
     finish: FinishReason | None
     completion_tokens: int | None
     prompt_tokens: int | None
+    probs: list[ServerToken] = field(default_factory=list)  # with top_logprobs
 
 
-def read_chat_chunk(payload: dict[str, Any]) -> ChatChunk:
+def read_chat_chunk(payload: dict[str, Any], ids: TextIds | None = None) -> ChatChunk:
+    """``ids``: where to keep stand-in token ids (one per sample); None: ignore logprobs."""
     reasoning = text = ""
     finish = None
+    probs: list[ServerToken] = []
     for choice in payload.get("choices") or []:
+        if ids is not None:
+            probs += read_openai_logprobs(choice, ids)
         delta = choice.get("delta") or choice.get("message") or {}
         reasoning += str(delta.get("reasoning_content") or delta.get("reasoning") or "")
         text += str(delta.get("content") or "")
@@ -156,6 +178,7 @@ def read_chat_chunk(payload: dict[str, Any]) -> ChatChunk:
         finish,
         _int_or_none(usage.get("completion_tokens")),
         _int_or_none(usage.get("prompt_tokens")),
+        probs,
     )
 
 

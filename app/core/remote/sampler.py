@@ -42,7 +42,8 @@ from app.core.inference.sampling import SamplingParams
 from app.core.inference.think_budget import ThinkBudget
 from app.core.remote.client import ServerError
 from app.core.remote.engine import ServerEngine
-from app.core.remote.probe import RunPath
+from app.core.remote.logprobs import N_PROBS, new_stats
+from app.core.remote.probe import RunPath, ServerKind
 from app.core.remote.protocol import (
     chat_body,
     completion_body,
@@ -87,6 +88,7 @@ class _Run:
     thinking: bool | None
     capacity: int
     results: list[GenerationResult | None]
+    token_stats: bool = False  # asked for, and the server gives them (remote.logprobs)
     samples: dict[int, StreamedSample] = field(default_factory=dict)
     requests: dict[int, _Request] = field(default_factory=dict)
     updates: queue.Queue[_Update] = field(default_factory=queue.Queue)
@@ -157,6 +159,7 @@ class ServerSampler:
         should_stop: Callable[[], bool] | None = None,
         max_in_flight: int | None = None,
         make_budget: Callable[[], ThinkBudget | None] | None = None,
+        token_stats: bool = False,
     ) -> Iterator[BatchEvent]:
         """Sample ``len(seeds)`` answers; ``should_stop`` is asked after each one finishes."""
         if make_budget is not None:
@@ -170,6 +173,7 @@ class ServerSampler:
             starts_in_trace=starts_in_trace, thinking=thinking,
             capacity=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
             results=[None] * len(seeds),
+            token_stats=token_stats and self.engine.capabilities.token_stats_reason is None,
         )  # fmt: skip
         try:
             self._fill(run, first_wave=True)
@@ -248,14 +252,15 @@ class ServerSampler:
             sample = run.samples.get(index)
             if sample is None:
                 return []
-            sample.feed("", chunk.text, chunk.completion_tokens)
+            sample.feed("", chunk.text, chunk.completion_tokens, chunk.probs)
             if chunk.prompt_tokens is not None:
                 sample.prompt_tokens = chunk.prompt_tokens
             return [self._retire(run, request, index, chunk.finish)] if chunk.finish else []
-        chat = read_chat_chunk(payload)
         sample = run.samples.get(request.first)
+        ids = sample.text_ids if sample is not None and sample.stats is not None else None
+        chat = read_chat_chunk(payload, ids)
         if sample is not None:
-            sample.feed(chat.reasoning, chat.text, chat.completion_tokens)
+            sample.feed(chat.reasoning, chat.text, chat.completion_tokens, chat.probs)
             if chat.prompt_tokens is not None:
                 sample.prompt_tokens = chat.prompt_tokens
             if chat.finish is not None:
@@ -298,21 +303,26 @@ class ServerSampler:
 
     def _start(self, run: _Run, first: int, count: int) -> None:
         request = _Request(first, count, open_samples=set(range(first, first + count)))
+        caps = self.engine.capabilities
         for index in request.open_samples:
             run.samples[index] = StreamedSample(
                 replace(run.sampling, seed=run.seeds[index]), run.thinking,
                 starts_in_trace=run.starts_in_trace and self.path is RunPath.N_CMPL,
                 prompt_tokens=len(run.prompt),
+                stats=new_stats(caps.token_stats_basis) if run.token_stats else None,
+                replay_chain=caps.kind is ServerKind.LLAMA_SERVER,
             )  # fmt: skip
         run.next_index = first + count
+        probs = N_PROBS if run.token_stats else 0
         if self.path is RunPath.N_CMPL:
             path = "/completion"
-            body = completion_body(list(run.prompt), run.sampling, run.seeds[first], count)
+            body = completion_body(list(run.prompt), run.sampling, run.seeds[first], count,
+                                   probs)  # fmt: skip
         else:
             path = "/v1/chat/completions"
             body = chat_body(
                 self.engine.model_id, self.messages, run.sampling, run.seeds[first],
-                extended=self.engine.capabilities.extended_sampling, thinking=run.thinking,
+                extended=caps.extended_sampling, thinking=run.thinking, top_logprobs=probs,
             )  # fmt: skip
         request_id = next(self._request_ids)
         run.requests[request_id] = request

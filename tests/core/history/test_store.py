@@ -556,13 +556,14 @@ def test_migrations_run_in_order_and_keep_data(
         kept = save(store, "Saved by schema v1", n=2)
 
     applied: list[int] = []
+    shipped = len(MIGRATIONS)
 
-    def add_notes(conn: sqlite3.Connection) -> None:  # what a real v2 could look like
-        applied.append(2)
+    def add_notes(conn: sqlite3.Connection) -> None:  # what a real next one could look like
+        applied.append(shipped + 1)
         conn.execute("ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'")
 
     def add_index(conn: sqlite3.Connection) -> None:
-        applied.append(3)
+        applied.append(shipped + 2)
         conn.execute("CREATE INDEX runs_by_model ON runs (model_name)")
 
     monkeypatch.setattr(database, "MIGRATIONS", [*MIGRATIONS, add_notes, add_index])
@@ -571,10 +572,10 @@ def test_migrations_run_in_order_and_keep_data(
         save(store, "Saved by schema v3")
     with HistoryStore(db_path):
         pass  # already current: nothing runs twice
-    assert applied == [2, 3]
+    assert applied == [shipped + 1, shipped + 2]
     conn = raw(db_path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == shipped + 2
         assert conn.execute("SELECT note FROM runs ORDER BY id").fetchall() == [("migrated",)] * 2
     finally:
         conn.close()
