@@ -4,17 +4,17 @@ A sample shown in the window is a history SampleRecord, which may be built more 
 once from the same run (as it streams, then again from the finished report). The
 statistics come with the engine's GenerationResult; the sessions file them here under
 the sample's content (index, seed, trace and answer), so any record of the same sample
-finds them. A SampleRecord that carries its own ``token_stats`` (once the history
-stores them) is read first.
+finds them. A record reopened from history carries them as a blob
+(app.core.history.token_blob), decoded here once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from typing import TypeVar
 
 from app.core.confidence.deepconf import sample_confidence
+from app.core.consensus.runner import ConsensusRequest
 from app.core.history.records import SampleRecord
 from app.core.inference.token_stats import TokenStats
 
@@ -25,7 +25,6 @@ NO_STATS_REASON = (
 )
 
 _Key = tuple[int, int, str, str]
-_Request = TypeVar("_Request")
 
 
 class StatsBook:
@@ -50,10 +49,11 @@ class StatsBook:
     def get(self, sample: SampleRecord | None) -> TokenStats | None:
         if sample is None:
             return None
-        own = getattr(sample, "token_stats", None)  # a record the history filled
-        if isinstance(own, TokenStats) and len(own):
-            return own
-        return self._entries.get(_key(sample))
+        known = self._entries.get(_key(sample))
+        if known is None and sample.token_stats:  # reopened from history: decode it once
+            known = TokenStats.from_blob(sample.token_stats)
+            self.put(sample, known)
+        return known if known is not None and len(known) else None
 
     def confidence(self, sample: SampleRecord | None) -> float | None:
         """The sample's DeepConf confidence (app.core.confidence.deepconf); None: no stats."""
@@ -76,11 +76,7 @@ def _key(sample: SampleRecord) -> _Key:
 BOOK = StatsBook()  # one per process: the window's sessions and views share it
 
 
-def asking_for_stats(request: _Request) -> _Request:
-    """A consensus request with token statistics asked for, where the runner takes the
-    flag (ConsensusRequest.token_stats, the engine side of issue 12); else as it is."""
-    if not dataclasses.is_dataclass(request) or isinstance(request, type):
-        return request
-    if "token_stats" in {f.name for f in dataclasses.fields(request)}:
-        return dataclasses.replace(request, token_stats=True)
-    return request
+def asking_for_stats(request: ConsensusRequest) -> ConsensusRequest:
+    """The consensus request with token statistics asked for (the window always shows
+    them: they cost a few percent of the decode, measured in benchmarks/consensus.py)."""
+    return dataclasses.replace(request, token_stats=True)

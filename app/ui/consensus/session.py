@@ -65,6 +65,7 @@ class ConsensusSession(QObject):
         self.conversation = conversation
         self.inference = inference
         self._running = False
+        self._requested = MAX_SAMPLES  # the run's size: its share of the token budget
         self.sampling: SamplingParams | None = None  # of the last run asked for
         worker = inference.worker
         worker.consensus_planned.connect(self._on_planned)
@@ -98,6 +99,7 @@ class ConsensusSession(QObject):
                                               early_stop=early_stop)  # fmt: skip
         messages = self.conversation.messages_for(record.question)
         thinking_flag = record.params.get("thinking")
+        self._requested = samples
         request = ConsensusRequest(list(messages), sampling, samples, thinking_flag,
                                    cast(EarlyStopChoice, early_stop))  # fmt: skip
         job = ConsensusJob(
@@ -120,6 +122,7 @@ class ConsensusSession(QObject):
         record = point.run
         self.sampling = point.sampling
         messages = self.conversation.messages_for(record.question)
+        self._requested = point.samples
         request = ConsensusRequest(list(messages), point.sampling, point.samples,
                                    point.thinking, cast(EarlyStopChoice, point.early_stop),
                                    kept=point.kept, think_budget=point.think_budget)  # fmt: skip
@@ -155,7 +158,7 @@ class ConsensusSession(QObject):
         # Stored at once, in its own transaction: kill -9 loses only the samples in flight.
         record = self.conversation.current
         if record is not None and self._running and not event.kept:
-            sample = sample_record(event.index, event.result, event.group)
+            sample = sample_record(event.index, event.result, event.group, self._requested)
             self.conversation.save_sample(record, sample)
         self.sampled.emit(event)
 
