@@ -37,6 +37,7 @@ from app.core.inference.backend import (
     new_context,
     utf8_decoder,
 )
+from app.core.inference.candidates import CandidateBuffer
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
@@ -151,6 +152,8 @@ class _BatchRun:
     free_seqs: list[int]
     max_in_flight: int
     make_budget: Callable[[], ThinkBudget | None] | None = None
+    # Every slot's chain draws here, not in n_vocab candidates of its own (candidates.py).
+    candidates: CandidateBuffer | None = None
     memory: Any = None
     # Sequences whose cache holds the prompt; the prompt is evaluated into sequence 0,
     # which keeps it to the end (a slot is only ever cut back to the prompt).
@@ -180,7 +183,7 @@ class _BatchRun:
             self.slots[seq] = _Slot(
                 seq,
                 self.next_index,
-                SamplerChain(params, seed, self.n_vocab),
+                SamplerChain(params, seed, self.n_vocab, self.candidates),
                 params,
                 ReasoningSplitter(starts_in_trace=self.starts_in_trace),
                 next_token=self.prompt[-1],
@@ -271,17 +274,19 @@ class BatchSampler:
         slot), so a stop skips the samples not yet started.
         """
         self._cancel.clear()
+        n_vocab = int(llama.llama_vocab_n_tokens(self.model.vocab))
         run = _BatchRun(
             prompt=prompt_tokens,
             sampling=sampling,
             seeds=seeds,
-            n_vocab=int(llama.llama_vocab_n_tokens(self.model.vocab)),
+            n_vocab=n_vocab,
             starts_in_trace=starts_in_trace,
             thinking=thinking,
             results=[None] * len(seeds),
             free_seqs=list(range(plan.parallel - 1, -1, -1)),
             max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
             make_budget=make_budget,
+            candidates=CandidateBuffer(n_vocab),
         )
         ctx = new_context(self.model, context_spec(plan, self.n_threads))
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
