@@ -114,7 +114,8 @@ from app.core.inference.candidates import CandidateBuffer
 from app.core.inference.sampling import SamplingParams
 
 def rss():
-    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmRSS"))
+    lines = open("/proc/self/status").read().splitlines()
+    return next(int(line.split()[1]) * 1024 for line in lines if line.startswith("VmRSS"))
 
 model = LoadedModel(sys.argv[1], use_extra_bufts=sys.argv[2] == "1")
 ctx = new_context(model, ContextSpec(n_ctx=256, n_batch=256, n_threads=2))
