@@ -108,6 +108,8 @@ def compare(args: argparse.Namespace) -> None:
     )
     prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, sampling, 2))[0]
     sampler = BatchSampler(engine.model, args.threads)
+    # As ConsensusRunner does: the engine's own context would sit idle beside the batch's.
+    engine.release_context()
     repack = engine.llama_config.config.use_extra_bufts
     points = [(n, n) for n in args.sizes]
     if args.refill:

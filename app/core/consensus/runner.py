@@ -205,6 +205,9 @@ class ConsensusRunner:
             yield run.finished(BatchFinished([], stopped_early=False, cancelled=False,
                                              seconds=0.0, tokens=0))  # fmt: skip
             return
+        if isinstance(self._sampler, BatchSampler):
+            # The batch decodes in a context of its own; the engine's would sit idle.
+            self.engine.release_context()
         for event in self._sampler.run(
             tokens,
             sampling,
