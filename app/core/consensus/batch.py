@@ -153,7 +153,7 @@ class _BatchRun:
     max_in_flight: int
     make_budget: Callable[[], ThinkBudget | None] | None = None
     # Every slot's chain draws here, not in n_vocab candidates of its own (candidates.py).
-    candidates: CandidateBuffer | None = None
+    candidates: CandidateBuffer = field(default_factory=CandidateBuffer)
     seqs: SequencePool = field(init=False)  # set once the context exists
     slots: dict[int, _Slot] = field(default_factory=dict)  # by sequence, in order
     next_index: int = 0  # the next sample to start
@@ -277,7 +277,6 @@ class BatchSampler:
             results=[None] * len(seeds),
             max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
             make_budget=make_budget,
-            candidates=CandidateBuffer(n_vocab),
         )
         ctx = new_context(self.model, context_spec(plan, self.n_threads))
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
@@ -301,6 +300,7 @@ class BatchSampler:
             yield run.finished(_Ending.COMPLETE)
         finally:
             run.drop_all()
+            run.candidates.close()
             llama.llama_batch_free(batch)
             free_context(ctx)
 

@@ -71,7 +71,7 @@ def test_shared_buffer_draws_the_same_tokens_as_llama_cpp(
 ) -> None:
     model, ctx, rows = decoded
     n_vocab = _n_vocab(model)
-    shared = CandidateBuffer(n_vocab)
+    shared = CandidateBuffer()
     for seed in (1, 2, 3):
         own = SamplerChain(params, seed, n_vocab)
         pooled = SamplerChain(params, seed, n_vocab, shared)
@@ -90,20 +90,22 @@ def test_shared_buffer_draws_the_same_tokens_as_llama_cpp(
         finally:
             for chain in (own, pooled, other):
                 chain.close()
+    shared.close()
 
 
 def test_a_position_without_logits_is_a_clear_error(
     decoded: tuple[LoadedModel, Any, list[int]],
 ) -> None:
     model, ctx, _rows = decoded
-    shared = CandidateBuffer(_n_vocab(model))
-    chain = SamplerChain(SamplingParams(temperature=0.7), 5, shared.n_vocab, shared)
+    shared = CandidateBuffer()
+    chain = SamplerChain(SamplingParams(temperature=0.7), 5, _n_vocab(model), shared)
     try:
         # Position 0 is the prompt's first token, decoded without a logits row.
         with pytest.raises(RuntimeError, match="no logits for batch position 0"):
             chain.sample(ctx, 0)
     finally:
         chain.close()
+        shared.close()
 
 
 _CHAINS_RSS_CHILD = """
@@ -126,7 +128,7 @@ n_vocab = int(llama.llama_vocab_n_tokens(model.vocab))
 params = SamplingParams(temperature=0.8, top_k=40)
 growth = {}
 for name in ("shared", "own"):
-    shared = CandidateBuffer(n_vocab) if name == "shared" else None
+    shared = CandidateBuffer() if name == "shared" else None
     before = rss()
     chains = [SamplerChain(params, seed, n_vocab, shared) for seed in range(256)]
     for chain in chains:
