@@ -8,7 +8,9 @@ machine shared with other work slows both sides alike, this prints:
   ``-npl N``, ``-ntg`` max tokens, same threads, context cells per sequence, batch,
   KV layout and repacking choice), generated tokens over prompt + generation time,
 - the ratio (medians; the spread is the lowest and highest ratio of one pair),
-- Quorum's peak RSS in that run against model + planned KV + 300 MiB.
+- Quorum's peak RSS in that run against model + planned KV + 300 MiB (this process's,
+  so an earlier run's heap counts; benchmarks/consensus_memory.py measures each point
+  in a fresh process, and RSS figures, unlike speed, hold on a busy machine).
 
 A "refill" row runs more samples than slots (default 512 samples, 256 in parallel)
 against the bench's rate at 256 sequences: slots are refilled as samples end.
@@ -114,6 +116,8 @@ def compare(args: argparse.Namespace) -> None:
     )
     prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, sampling, 2))[0]
     sampler = BatchSampler(engine.model, args.threads)
+    # As ConsensusRunner does: the engine's own context would sit idle beside the batch's.
+    engine.release_context()
     repack = engine.llama_config.config.use_extra_bufts
     points = [(n, n) for n in args.sizes]
     if args.refill:

@@ -44,9 +44,11 @@ from app.core.inference.backend import (
     new_context,
     utf8_decoder,
 )
+from app.core.inference.candidates import CandidateBuffer
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
+from app.core.inference.sequences import SequencePool
 from app.core.inference.think_budget import ThinkBudget, next_token
 from app.core.inference.token_stats import StepStats, TokenStats, record_row, step_stats
 
@@ -124,15 +126,13 @@ class _BatchRun:
     starts_in_trace: bool
     thinking: bool | None
     results: list[GenerationResult | None]
-    free_seqs: list[int]
     max_in_flight: int
     make_budget: Callable[[], ThinkBudget | None] | None = None
     token_stats: bool = False
-    memory: Any = None
-    # Sequences whose cache holds the prompt; the prompt is evaluated into sequence 0,
-    # which keeps it to the end (a slot is only ever cut back to the prompt).
-    primed: set[int] = field(default_factory=lambda: {0})
-    slots: dict[int, _Slot] = field(default_factory=dict)
+    # Every slot's chain draws here, not in n_vocab candidates of its own (candidates.py).
+    candidates: CandidateBuffer = field(default_factory=CandidateBuffer)
+    seqs: SequencePool = field(init=False)  # set once the context exists
+    slots: dict[int, _Slot] = field(default_factory=dict)  # by sequence, in order
     next_index: int = 0  # the next sample to start
     tokens: int = 0  # completion tokens, all samples together
     error: str | None = None
@@ -143,21 +143,22 @@ class _BatchRun:
         return len(self.prompt)
 
     def fill(self) -> None:
-        """Start the next samples in the free slots, each from a copy of the shared prompt."""
+        """Start the next samples in the free slots, each from a copy of the shared prompt.
+
+        The slots stay in sequence order, packed low once nothing is left to start, so
+        each step is one llama.cpp micro-batch (sequences.py says why)."""
         while (
-            self.free_seqs
+            self.seqs.has_free
             and len(self.slots) < self.max_in_flight
             and self.next_index < len(self.seeds)
         ):
-            seq = self.free_seqs.pop()
-            if seq not in self.primed:
-                self._prime(seq)
+            seq = self.seqs.take()
             seed = self.seeds[self.next_index]
             params = replace(self.sampling, seed=seed)
             self.slots[seq] = _Slot(
                 seq,
                 self.next_index,
-                SamplerChain(params, seed, self.n_vocab),
+                SamplerChain(params, seed, self.n_vocab, self.candidates),
                 params,
                 ReasoningSplitter(starts_in_trace=self.starts_in_trace),
                 next_token=self.prompt[-1],
@@ -166,21 +167,16 @@ class _BatchRun:
                 stats=TokenStats() if self.token_stats else None,
             )
             self.next_index += 1
-
-    def _prime(self, seq: int) -> None:
-        """Share the prompt into a sequence used for the first time."""
-        if self.n_prompt > 1:
-            # With split caches this copies sequence 0's whole stream, which may hold a
-            # sample in flight beyond the prompt: cut the copy back to the prompt.
-            llama.llama_memory_seq_cp(self.memory, 0, seq, -1, -1)
-            self._cut_to_prompt(seq)
-        self.primed.add(seq)
-
-    def _cut_to_prompt(self, seq: int) -> None:
-        """Drop everything the sequence holds after the shared prompt."""
-        if not llama.llama_memory_seq_rm(self.memory, seq, self.n_prompt - 1, -1):
-            # Recurrent models keep one state per sequence and cannot drop a tail.
-            raise LlamaError("this model's memory cannot share a prompt between samples")
+        while (
+            self.next_index >= len(self.seeds)
+            and self.slots
+            and (hole := self.seqs.hole_below(max(self.slots))) is not None
+        ):
+            slot = self.slots.pop(max(self.slots))
+            self.seqs.move(slot.seq_id, hole)
+            slot.seq_id = hole
+            self.slots[hole] = slot
+        self.slots = dict(sorted(self.slots.items()))
 
     def retire(self, slot: _Slot, reason: FinishReason) -> GenerationResult:
         """Record the slot's finished sample and free its sequence for the next one."""
@@ -188,8 +184,7 @@ class _BatchRun:
         self.results[slot.index] = result
         slot.chain.close()
         del self.slots[slot.seq_id]
-        self._cut_to_prompt(slot.seq_id)
-        self.free_seqs.append(slot.seq_id)
+        self.seqs.release(slot.seq_id)
         return result
 
     def drop_all(self) -> None:
@@ -260,15 +255,15 @@ class BatchSampler:
         slot), so a stop skips the samples not yet started. token_stats: see token_stats.py.
         """
         self._cancel.clear()
+        n_vocab = int(llama.llama_vocab_n_tokens(self.model.vocab))
         run = _BatchRun(
             prompt=prompt_tokens,
             sampling=sampling,
             seeds=seeds,
-            n_vocab=int(llama.llama_vocab_n_tokens(self.model.vocab)),
+            n_vocab=n_vocab,
             starts_in_trace=starts_in_trace,
             thinking=thinking,
             results=[None] * len(seeds),
-            free_seqs=list(range(plan.parallel - 1, -1, -1)),
             max_in_flight=max(1, min(plan.parallel, max_in_flight or plan.parallel)),
             make_budget=make_budget,
             token_stats=token_stats,
@@ -277,7 +272,9 @@ class BatchSampler:
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
         abort = AbortSwitch(ctx, self._cancel.is_set)
         try:
-            run.memory = llama.llama_get_memory(ctx)
+            run.seqs = SequencePool(
+                llama.llama_get_memory(ctx), plan.parallel, len(prompt_tokens), not plan.kv_unified
+            )
             abort.set(True)
             if not self._decode_prompt(ctx, batch, prompt_tokens[:-1], 0):
                 yield run.finished(_Ending.CANCELLED)
@@ -293,6 +290,7 @@ class BatchSampler:
             yield run.finished(_Ending.COMPLETE)
         finally:
             run.drop_all()
+            run.candidates.close()
             llama.llama_batch_free(batch)
             free_context(ctx)
 

@@ -231,6 +231,9 @@ class ConsensusRunner:
                                              seconds=0.0, tokens=0))  # fmt: skip
             return
         self._decode_only(missing)
+        if isinstance(self._sampler, BatchSampler):
+            # The batch decodes in a context of its own; the engine's would sit idle.
+            self.engine.release_context()
         for event in self._sampler.run(
             tokens,
             sampling,

@@ -22,6 +22,7 @@ from typing import Any
 
 import llama_cpp as llama
 
+from app.core.inference.candidates import CandidateBuffer
 from app.core.inference.sampling import SamplingParams
 
 log = logging.getLogger("llama.cpp")
@@ -251,9 +252,20 @@ class AbortSwitch:
 
 
 class SamplerChain:
-    """top-k -> top-p -> min-p -> temperature -> seeded draw, with penalties first."""
+    """top-k -> top-p -> min-p -> temperature -> seeded draw, with penalties first.
 
-    def __init__(self, params: SamplingParams, seed: int, n_vocab: int) -> None:
+    With ``candidates`` the chain draws in that shared buffer instead of keeping its own
+    n_vocab candidates (llama_sampler_sample's), as one slot of a large batch should.
+    """
+
+    def __init__(
+        self,
+        params: SamplingParams,
+        seed: int,
+        n_vocab: int,
+        candidates: CandidateBuffer | None = None,
+    ) -> None:
+        self._candidates = candidates
         self._chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
         add = lambda sampler: llama.llama_sampler_chain_add(self._chain, sampler)  # noqa: E731
         if params.repeat_penalty != 1.0 or params.presence_penalty != 0.0:
@@ -275,6 +287,8 @@ class SamplerChain:
 
     def sample(self, ctx: Any, index: int) -> int:
         """Draw the next token from the logits at batch position ``index`` (and accept it)."""
+        if self._candidates is not None:
+            return self._candidates.draw(self._chain, ctx, index)
         return int(llama.llama_sampler_sample(self._chain, ctx, index))
 
     def accept(self, token: int) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import llama_cpp as llama
 import pytest
 
 from app.core.consensus.batch import BatchFinished, BatchSampler, sample_seeds
@@ -78,15 +79,16 @@ from app.core.inference.cpu_probe import choose_config
 from app.core.inference.sampling import SamplingParams
 from app.core.models.gguf import read_gguf_info
 
-path = Path(sys.argv[1])
+path, samples, max_tokens = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 model = LoadedModel(path, use_extra_bufts=choose_config(path).config.use_extra_bufts)
 prompt = model.tokenize("<|im_start|>user\\nTell me a story.<|im_end|>\\n<|im_start|>assistant\\n")
-# The plan has room for 400 tokens a sample, so its KV cache (allocated and cleared
-# whole when the context is made) is large; the samples stop after 4 to keep it quick.
-plan = plan_consensus(read_gguf_info(path), samples=32, prompt_tokens=len(prompt),
-                      max_tokens=400, budget_bytes=4 * 1024**3)
-sampling = SamplingParams(temperature=0.8, max_tokens=4, seed=3)
-for event in BatchSampler(model, 2).run(prompt, sampling, sample_seeds(3, 32), plan):
+# The plan has room for max_tokens a sample, so its KV cache (allocated and cleared
+# whole when the context is made) is large; one token a sample keeps it quick (every
+# buffer is in use from the first step on).
+plan = plan_consensus(read_gguf_info(path), samples=samples, prompt_tokens=len(prompt),
+                      max_tokens=max_tokens, budget_bytes=4 * 1024**3)
+sampling = SamplingParams(temperature=0.8, max_tokens=1, seed=3)
+for event in BatchSampler(model, 2).run(prompt, sampling, sample_seeds(3, samples), plan):
     if isinstance(event, BatchFinished):
         assert event.error is None and event.tokens > 0
 hwm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
@@ -95,14 +97,83 @@ print(json.dumps({"peak": hwm, "kv": plan.kv_bytes, "parallel": plan.parallel}))
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM")
-def test_peak_memory_stays_within_model_kv_and_300_mib(test_model_path: Path) -> None:
-    # A fresh process, so the peak is this run's: interpreter, model, KV, buffers.
+@pytest.mark.parametrize(
+    ("slots", "max_tokens"), [(32, 400), pytest.param(256, 32, marks=pytest.mark.slow)]
+)
+def test_peak_memory_stays_within_model_kv_and_300_mib(
+    test_model_path: Path, slots: int, max_tokens: int
+) -> None:
+    # A fresh process, so the peak is this run's: interpreter, model, KV, buffers. At
+    # 256 slots llama.cpp's logits buffers (96 MiB) and, before they shared one buffer,
+    # the sampler chains' candidates (144 MiB) come on top of a 1440 MiB KV cache.
     done = subprocess.run(
-        [sys.executable, "-c", _PEAK_RSS_CHILD, str(test_model_path)],
+        [sys.executable, "-c", _PEAK_RSS_CHILD, str(test_model_path), str(slots),
+         str(max_tokens)],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert figures["parallel"] == 32 and figures["kv"] > 300 * MIB
+    assert figures["parallel"] == slots and figures["kv"] > 300 * MIB
     bound = test_model_path.stat().st_size + figures["kv"] + 300 * MIB
     assert figures["peak"] <= bound, (figures["peak"] / MIB, bound / MIB)
+
+
+SHORT_ANSWER = [{"role": "user", "content": "Name one colour. Answer in a few words."}]
+VARIED = SamplingParams(temperature=1.0, top_p=0.95, top_k=40, max_tokens=24, seed=5)
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """The sequence ids of every sampling step's batch, and every prompt copy or move."""
+    seen: dict[str, list[Any]] = {"steps": [], "copies": []}
+    decode, copy = llama.llama_decode, llama.llama_memory_seq_cp
+
+    def recording_decode(ctx: Any, batch: Any) -> int:
+        if batch.n_tokens and batch.logits[0]:  # a sampling step, not the prompt
+            seen["steps"].append([batch.seq_id[i][0] for i in range(batch.n_tokens)])
+        return int(decode(ctx, batch))
+
+    def recording_copy(memory: Any, source: int, target: int, p0: int, p1: int) -> bool:
+        seen["copies"].append((source, target))
+        return bool(copy(memory, source, target, p0, p1))
+
+    monkeypatch.setattr(llama, "llama_decode", recording_decode)
+    monkeypatch.setattr(llama, "llama_memory_seq_cp", recording_copy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("question", "params", "samples", "slots", "ends_apart"),
+    [(QUESTION, PARAMS, 6, 3, False), (SHORT_ANSWER, VARIED, 10, 4, True)],
+    ids=["equal-lengths-refill", "early-ends"],
+)
+def test_each_step_is_one_run_of_sequences_from_zero(
+    engine: Engine, recorded: dict[str, list[Any]], question: Any, params: SamplingParams,
+    samples: int, slots: int, ends_apart: bool,
+) -> None:  # fmt: skip
+    # With split KV caches llama.cpp decodes each run of consecutive, increasing sequence
+    # ids as a micro-batch of its own (sequences.py): slots refilled in reverse order, or
+    # a hole left by a sample that ended, would cost a pass over the weights each.
+    prompt = engine.model.tokenize(engine.render_prompt(question, None))
+    plan = plan_consensus(
+        engine.info, samples=samples, prompt_tokens=len(prompt), max_tokens=params.max_tokens,
+        max_parallel=slots, budget_bytes=1024**3,
+    )  # fmt: skip
+    assert not plan.kv_unified and plan.parallel == slots
+
+    def run(**options: Any) -> list[Any]:
+        seeds = sample_seeds(params.seed or 0, samples)
+        final = list(BatchSampler(engine.model, 2).run(prompt, params, seeds, plan, **options))[-1]
+        assert isinstance(final, BatchFinished) and final.error is None
+        return final.results
+
+    results = run()
+    assert recorded["steps"] and all(s == list(range(len(s))) for s in recorded["steps"])
+    lengths = {r.completion_tokens for r in results if r is not None}
+    moves = [c for c in recorded["copies"] if c[0] != 0]
+    # Samples that end apart leave holes below samples still running, which move down.
+    assert (len(lengths) > 1) == ends_apart and bool(moves) == ends_apart, (lengths, moves)
+    # Moved or not, the samples are the ones decoded one at a time in one slot.
+    alone = run(max_in_flight=1)
+    assert [(r.trace, r.answer) for r in results] == [(r.trace, r.answer) for r in alone]
+    assert len({r.answer for r in results}) > 1, "seeded samples must differ"

@@ -218,3 +218,28 @@ def test_llama_refusal_quotes_llama_cpp_reason(tmp_path: Path, test_model_path: 
     )
     with pytest.raises(ModelLoadError, match="unknown model architecture: 'nonesuch'"):
         Engine(odd)
+
+
+def _rss_bytes() -> int:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmRSS")
+def test_a_consensus_run_releases_the_answer_context_and_the_next_answer_reopens_it(
+    test_model_path: Path,
+) -> None:
+    from app.core.consensus.memory_plan import kv_bytes_per_token
+    from app.core.consensus.runner import ConsensusRequest, ConsensusRunner
+
+    sampling = SamplingParams(seed=3, max_tokens=12)
+    with Engine(test_model_path, RuntimeParams(n_ctx=4096, n_threads=2)) as eng:
+        _, before = run_to_end(eng, sampling)
+        held = _rss_bytes()
+        list(ConsensusRunner(eng).run(ConsensusRequest(QUESTION, sampling, 2)))
+        # The batch's own context is gone with the run, and the engine's idle one too.
+        engine_kv = eng.n_ctx * kv_bytes_per_token(eng.info)
+        assert held - _rss_bytes() > 0.8 * engine_kv, (held / 2**20, engine_kv / 2**20)
+        _, after = run_to_end(eng, sampling)
+    assert after.finish_reason is before.finish_reason
+    assert (after.trace, after.answer) == (before.trace, before.answer)

@@ -1,0 +1,156 @@
+"""The shared candidate buffer draws what llama_sampler_sample draws, on the real model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import llama_cpp as llama
+import pytest
+
+from app.core.inference.backend import (
+    ContextSpec,
+    LoadedModel,
+    SamplerChain,
+    free_context,
+    new_context,
+)
+from app.core.inference.candidates import CandidateBuffer
+from app.core.inference.cpu_probe import choose_config
+from app.core.inference.sampling import SamplingParams
+
+pytestmark = pytest.mark.model
+
+REPO = Path(__file__).resolve().parents[3]
+PROMPT = "<|im_start|>user\nName three colours.<|im_end|>\n<|im_start|>assistant\n"
+OUTPUT_ROWS = 3  # the prompt's last three positions get logits rows
+
+
+@pytest.fixture(scope="module")
+def decoded(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, list[int]]]:
+    """A context after one decode, and the batch positions that have logits rows."""
+    config = choose_config(test_model_path).config
+    model = LoadedModel(test_model_path, use_extra_bufts=config.use_extra_bufts)
+    ctx = new_context(model, ContextSpec(n_ctx=256, n_batch=256, n_threads=2))
+    tokens = model.tokenize(PROMPT)
+    batch = llama.llama_batch_init(len(tokens), 0, 1)
+    try:
+        for i, token in enumerate(tokens):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, i, 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = i >= len(tokens) - OUTPUT_ROWS
+        batch.n_tokens = len(tokens)
+        assert llama.llama_decode(ctx, batch) == 0
+        yield model, ctx, list(range(len(tokens) - OUTPUT_ROWS, len(tokens)))
+    finally:
+        llama.llama_batch_free(batch)
+        free_context(ctx)
+        model.close()
+
+
+def _n_vocab(model: LoadedModel) -> int:
+    return int(llama.llama_vocab_n_tokens(model.vocab))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SamplingParams(temperature=1.2, top_p=0.95, top_k=40, min_p=0.02),
+        SamplingParams(temperature=1.5, top_p=1.0, top_k=0, min_p=0.0),  # the whole vocab
+        SamplingParams(temperature=0.8, repeat_penalty=1.3, presence_penalty=0.5),
+        SamplingParams(temperature=0.0),  # greedy
+    ],
+    ids=["truncated", "full-vocab", "penalties", "greedy"],
+)
+def test_shared_buffer_draws_the_same_tokens_as_llama_cpp(
+    decoded: tuple[LoadedModel, Any, list[int]], params: SamplingParams
+) -> None:
+    model, ctx, rows = decoded
+    n_vocab = _n_vocab(model)
+    shared = CandidateBuffer()
+    for seed in (1, 2, 3):
+        own = SamplerChain(params, seed, n_vocab)
+        pooled = SamplerChain(params, seed, n_vocab, shared)
+        # A second chain draws in the same buffer in between, as slots of a batch do.
+        other = SamplerChain(params, seed + 100, n_vocab, shared)
+        try:
+            expected, got = [], []
+            for step in range(60):
+                row = rows[step % OUTPUT_ROWS]
+                expected.append(own.sample(ctx, row))
+                got.append(pooled.sample(ctx, row))
+                other.sample(ctx, rows[(step + 1) % OUTPUT_ROWS])
+            assert got == expected
+            if not params.deterministic:
+                assert len(set(got)) > 3, "the draws should vary, or the test shows nothing"
+        finally:
+            for chain in (own, pooled, other):
+                chain.close()
+    shared.close()
+
+
+def test_a_position_without_logits_is_a_clear_error(
+    decoded: tuple[LoadedModel, Any, list[int]],
+) -> None:
+    model, ctx, _rows = decoded
+    shared = CandidateBuffer()
+    chain = SamplerChain(SamplingParams(temperature=0.7), 5, _n_vocab(model), shared)
+    try:
+        # Position 0 is the prompt's first token, decoded without a logits row.
+        with pytest.raises(RuntimeError, match="no logits for batch position 0"):
+            chain.sample(ctx, 0)
+    finally:
+        chain.close()
+        shared.close()
+
+
+_CHAINS_RSS_CHILD = """
+import json, sys
+import llama_cpp as llama
+from app.core.inference.backend import ContextSpec, LoadedModel, SamplerChain, new_context
+from app.core.inference.candidates import CandidateBuffer
+from app.core.inference.sampling import SamplingParams
+
+def rss():
+    lines = open("/proc/self/status").read().splitlines()
+    return next(int(line.split()[1]) * 1024 for line in lines if line.startswith("VmRSS"))
+
+model = LoadedModel(sys.argv[1], use_extra_bufts=sys.argv[2] == "1")
+ctx = new_context(model, ContextSpec(n_ctx=256, n_batch=256, n_threads=2))
+tokens = model.tokenize("<|im_start|>user\\nHello<|im_end|>\\n")
+array = (llama.llama_token * len(tokens))(*tokens)  # kept alive through the decode
+assert llama.llama_decode(ctx, llama.llama_batch_get_one(array, len(tokens))) == 0
+n_vocab = int(llama.llama_vocab_n_tokens(model.vocab))
+params = SamplingParams(temperature=0.8, top_k=40)
+growth = {}
+for name in ("shared", "own"):
+    shared = CandidateBuffer() if name == "shared" else None
+    before = rss()
+    chains = [SamplerChain(params, seed, n_vocab, shared) for seed in range(256)]
+    for chain in chains:
+        chain.sample(ctx, -1)
+    growth[name] = rss() - before
+print(json.dumps({"growth": growth, "n_vocab": n_vocab}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmRSS")
+def test_256_chains_share_one_buffer_instead_of_256(test_model_path: Path) -> None:
+    # A fresh process: the allocator's state of earlier tests does not blur the growth.
+    # Shared first, so the chains with their own buffers cannot reuse freed memory.
+    repack = choose_config(test_model_path).config.use_extra_bufts
+    done = subprocess.run(
+        [sys.executable, "-c", _CHAINS_RSS_CHILD, str(test_model_path), "1" if repack else "0"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    per_chain_buffers = 256 * figures["n_vocab"] * 12  # llama_token_data: 12 bytes
+    # The measurement sees llama.cpp's own per-chain buffers (144 MiB for SmolLM2) ...
+    assert figures["growth"]["own"] > 0.8 * per_chain_buffers, figures
+    # ... and the shared buffer pays for one of them, not 256.
+    assert figures["growth"]["shared"] < per_chain_buffers / 16, figures
