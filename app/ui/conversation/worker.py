@@ -8,13 +8,15 @@ names the consensus sample whose text the progress events carry (one reference).
 
 A small model produces a token every few milliseconds. Emitting a signal per token
 would queue thousands of events for the GUI, so text is accumulated per channel and
-emitted at most every ``flush_interval_s`` (30 ms): the generator loop blocks the
-worker's own event loop, so the batching is a time check per token, not a timer. A
-slow model's tokens are each more than 30 ms apart, so they still show at once.
+emitted at most every ``flush_interval_s`` (100 ms): the generator loop blocks the
+worker's own event loop, so the batching is a time check per token, not a timer. The
+views apply text at most ten times a second anyway (app.ui.widgets.paced_text); a faster
+flush would only add per-update work (labels, the clock, layout) that on a small machine
+comes out of llama.cpp's time. A slow model's tokens, over 100 ms apart, show at once.
 
 A consensus run (`generate_consensus`) runs on the same thread, through ConsensusRunner:
 its memory plan is computed first (a request it cannot serve is refused before anything
-starts), its samples are reported as they finish, its progress at the same 30 ms pace,
+starts), its samples are reported as they finish, its progress at the same pace,
 and its report data is built here too, since that may hash a multi-GB model file.
 
 With a server chosen (`connect_server`), single answers and consensus go to its
@@ -64,7 +66,7 @@ from app.core.remote.runner import ServerConsensusRunner
 
 log = logging.getLogger(__name__)
 
-FLUSH_INTERVAL_S = 0.03
+FLUSH_INTERVAL_S = 0.1
 SHUTDOWN_TIMEOUT_MS = 60_000  # a big model still loading must finish before we can free it
 STOPPED_BEFORE_START = "Stopped before the consensus run started; nothing was recorded."
 

@@ -5,7 +5,9 @@ layout and paint work. On a small machine that thread shares the cores with llam
 each millisecond it spends is one the model does not get. `PacedText` collects the text
 and applies it at most every ``min_interval_ms``, stretched so that applying it takes at
 most ``share`` of the GUI thread (a view whose updates grow slow is updated less often).
-A view on a hidden tab applies nothing until it is shown: the text waits, whole.
+A view on a hidden tab applies nothing until it is shown: the text waits, whole, and
+is looked at again a few times a second (a poll, not an event filter: a Python event
+filter on a widget Qt is destroying is a crash waiting to happen).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 MIN_INTERVAL_MS = 100  # ten updates a second reads as smooth streaming
 GUI_SHARE = 0.1  # at most a tenth of the GUI thread goes to applying streamed text
+HIDDEN_RECHECK_MS = 250  # a hidden view's text shows within this of the view being shown
 
 
 class PacedText(QObject):
@@ -44,7 +47,6 @@ class PacedText(QObject):
         self._cost_ms = 0.0
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._on_due)
-        widget.installEventFilter(self)
 
     @property
     def pending(self) -> str:
@@ -71,12 +73,8 @@ class PacedText(QObject):
 
     def _on_due(self) -> None:
         if not self._widget.isVisible():
-            return  # the Show event applies it
+            self._timer.start(HIDDEN_RECHECK_MS)
+            return
         started = time.perf_counter()
         self.flush()
         self._cost_ms = (time.perf_counter() - started) * 1000
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self._widget and event.type() == QEvent.Type.Show and self._pending:
-            QTimer.singleShot(0, self, self.flush)  # after the show has laid it out
-        return False
