@@ -135,7 +135,9 @@ def test_demo_command_uses_the_cached_demo_model(
 def test_ctrl_c_leaves_a_resumable_partial_and_exits_130(
     hub: HubServer, tiny: bytes, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hub.faults.throttle = 1_000_000
+    # The hub stalls at 1 MB until the test ends, so the Ctrl+C always lands mid-download
+    # (a throttle raced the end of the file on a fast machine).
+    hub.stall_at(1_000_000, 120)
     child = subprocess.Popen(
         [sys.executable, "-m", "app", "models", "download", REPO, FILE],
         cwd=ROOT,
@@ -155,7 +157,6 @@ def test_ctrl_c_leaves_a_resumable_partial_and_exits_130(
     assert "paused; run the same command to resume" in err
     kept = part.stat().st_size
     assert 400_000 <= kept < SIZE
-    hub.faults.throttle = None
     assert main(["models", "download", REPO, FILE]) == EXIT_OK
     assert "resumed" in capsys.readouterr().out
     assert hub.range_starts()[-1] == kept
