@@ -142,6 +142,10 @@ def test_ctrl_c_leaves_a_resumable_partial_and_exits_130(
         [sys.executable, "-m", "app", "models", "download", REPO, FILE],
         cwd=ROOT,
         env=os.environ.copy(),
+        # A suite started in the background (`cmd &` without job control) runs with SIGINT
+        # ignored, and a child inherits that: Python then installs no KeyboardInterrupt.
+        # A user's terminal delivers Ctrl+C; so does this.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
