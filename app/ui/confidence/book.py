@@ -10,11 +10,9 @@ finds them. A record reopened from history carries them as a blob
 
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
 
 from app.core.confidence.deepconf import sample_confidence
-from app.core.consensus.runner import ConsensusRequest
 from app.core.history.records import SampleRecord
 from app.core.inference.token_stats import TokenStats
 
@@ -74,9 +72,3 @@ def _key(sample: SampleRecord) -> _Key:
 
 
 BOOK = StatsBook()  # one per process: the window's sessions and views share it
-
-
-def asking_for_stats(request: ConsensusRequest) -> ConsensusRequest:
-    """The consensus request with token statistics asked for (the window always shows
-    them: they cost a few percent of the decode, measured in benchmarks/consensus.py)."""
-    return dataclasses.replace(request, token_stats=True)

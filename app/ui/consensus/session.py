@@ -31,7 +31,6 @@ from app.core.consensus.stopping import EARLY_STOP_MODES, EarlyStopChoice
 from app.core.conversation import Conversation, ConversationError
 from app.core.history.records import RunRecord, RunStatus
 from app.core.inference.sampling import SamplingParams
-from app.ui.confidence.book import asking_for_stats
 from app.ui.conversation.inference_thread import InferenceThread
 
 log = logging.getLogger(__name__)
@@ -100,11 +99,10 @@ class ConsensusSession(QObject):
         messages = self.conversation.messages_for(record.question)
         thinking_flag = record.params.get("thinking")
         self._requested = samples
+        # The window always shows token figures: they cost a few percent of the decode.
         request = ConsensusRequest(list(messages), sampling, samples, thinking_flag,
-                                   cast(EarlyStopChoice, early_stop))  # fmt: skip
-        job = ConsensusJob(
-            asking_for_stats(request), record.question, record.created_at, record.model_sha256
-        )
+                                   cast(EarlyStopChoice, early_stop), token_stats=True)  # fmt: skip
+        job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
         self.conversation.pending = record
         self.requested.emit()
         self.inference.generate_consensus(job)
@@ -125,10 +123,9 @@ class ConsensusSession(QObject):
         self._requested = point.samples
         request = ConsensusRequest(list(messages), point.sampling, point.samples,
                                    point.thinking, cast(EarlyStopChoice, point.early_stop),
-                                   kept=point.kept, think_budget=point.think_budget)  # fmt: skip
-        job = ConsensusJob(
-            asking_for_stats(request), record.question, record.created_at, record.model_sha256
-        )
+                                   kept=point.kept, think_budget=point.think_budget,
+                                   token_stats=True)  # fmt: skip
+        job = ConsensusJob(request, record.question, record.created_at, record.model_sha256)
         self.conversation.pending = record
         self.requested.emit()
         self.inference.generate_consensus(job)
