@@ -10,11 +10,10 @@ from pytestqt.qtbot import QtBot
 from app.ui.main_window import MainWindow
 from tests.ui.consensus.test_window import (  # noqa: F401 (fixtures)
     bare_window,
-    no_message_boxes,
     window,
 )
 
-pytestmark = [pytest.mark.gui, pytest.mark.model]
+pytestmark = [pytest.mark.gui, pytest.mark.model, pytest.mark.usefixtures("no_message_boxes")]
 
 
 def test_temperature_0_warns_before_ask_and_offers_one_sample(

@@ -18,11 +18,10 @@ from tests.ui.consensus.test_window import (  # noqa: F401 (fixtures)
     RUN_TIMEOUT_MS,
     ask_consensus,
     bare_window,
-    no_message_boxes,
     window,
 )
 
-pytestmark = [pytest.mark.gui, pytest.mark.model]
+pytestmark = [pytest.mark.gui, pytest.mark.model, pytest.mark.usefixtures("no_message_boxes")]
 
 
 def test_samples_are_saved_as_they_finish_and_an_interrupted_run_resumes(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
 from app.core.consensus.job import ConsensusJob
@@ -34,7 +34,7 @@ from app.ui.conversation.worker import STOPPED_BEFORE_START
 from app.ui.main_window import MainWindow
 from app.ui.settings.store import WindowSettings
 
-pytestmark = [pytest.mark.gui, pytest.mark.model]
+pytestmark = [pytest.mark.gui, pytest.mark.model, pytest.mark.usefixtures("no_message_boxes")]
 
 QUESTION = "What is 2 + 2?"  # with seed 7 the samples disagree and end at different lengths
 LOAD_TIMEOUT_MS = 30_000
@@ -47,17 +47,6 @@ def python_threads() -> list[threading.Thread]:
         for t in threading.enumerate()
         if t is not threading.main_thread() and not isinstance(t, threading._DummyThread)
     ]
-
-
-@pytest.fixture(autouse=True)
-def no_message_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A modal message box would hang the test; fail with its text instead."""
-
-    def fail(_parent: object, title: str, text: str, *args: object) -> None:
-        raise AssertionError(f"unexpected message box {title!r}: {text}")
-
-    monkeypatch.setattr(QMessageBox, "warning", fail)
-    monkeypatch.setattr(QMessageBox, "critical", fail)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.core.consensus.record import has_consensus_report, record_to_report_data
@@ -29,22 +28,11 @@ from app.ui.settings.engine_choice import LOCAL, SERVER, ServerDialog
 from tests.llama_server import LlamaServer, free_port
 from tests.server_fixtures import API_KEY
 
-pytestmark = [pytest.mark.gui, pytest.mark.model]
+pytestmark = [pytest.mark.gui, pytest.mark.model, pytest.mark.usefixtures("no_message_boxes")]
 
 QUESTION = "What is 2 + 2?"
 CONNECT_MS = 30_000
 RUN_MS = 120_000
-
-
-@pytest.fixture(autouse=True)
-def no_message_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A modal message box would hang the test; fail with its text instead."""
-
-    def fail(_parent: object, title: str, text: str, *args: object) -> None:
-        raise AssertionError(f"unexpected message box {title!r}: {text}")
-
-    monkeypatch.setattr(QMessageBox, "warning", fail)
-    monkeypatch.setattr(QMessageBox, "critical", fail)
 
 
 @pytest.fixture
