@@ -7,10 +7,19 @@ machine shared with other work slows both sides alike, this prints:
 - ``llama-batched-bench``'s for the same shape (shared prompt of the same length,
   ``-npl N``, ``-ntg`` max tokens, same threads, context cells per sequence, batch,
   KV layout and repacking choice), generated tokens over prompt + generation time,
-- the ratio (medians; the spread is the lowest and highest ratio of one pair),
+- the ratio: the median over pairs (one Quorum run and the bench run after it) of
+  Quorum's rate over the bench's, with the pairs' quartiles. This VM's speed drifts by
+  10% from one run to the next, more than the gap being measured, so a point repeats
+  pairs until it has at least --repeats of them and has run --seconds: small N, whose
+  runs take seconds, get tens of pairs; a pair's two runs are close in time, so a drift
+  slows both,
 - Quorum's peak RSS in that run against model + planned KV + 300 MiB (this process's,
   so an earlier run's heap counts; benchmarks/consensus_memory.py measures each point
-  in a fresh process, and RSS figures, unlike speed, hold on a busy machine).
+  in a fresh process, and RSS figures, unlike speed, hold on a busy machine),
+- how long making that shape's llama.cpp context takes ("new ctx"), and whether the
+  timed runs reused it ("kept": it is no larger than the engine's own context, so it
+  stays open between batches, app/core/inference/contexts.py). Where it is not kept,
+  each timed run pays for making it; the bench never does.
 
 A "refill" row runs more samples than slots (default 512 samples, 256 in parallel)
 against the bench's rate at 256 sequences: slots are refilled as samples end.
@@ -18,7 +27,7 @@ against the bench's rate at 256 sequences: slots are refilled as samples end.
 Targets (issue 11): ratio >= 0.95 at N = 8, 32, 64 and >= 0.9 at 256; RSS within bound.
 
     python benchmarks/consensus.py [--sizes 8 32 64 256] [--refill 512 256]
-        [--tokens 32] [--repeats 2] [--unified-kv] [--model PATH]
+        [--tokens 32] [--repeats 2] [--seconds 60] [--unified-kv] [--model PATH]
     python benchmarks/consensus.py --against sequential   # batched vs one by one
     python benchmarks/consensus.py --against token-stats --sizes 8   # stats on vs off
 
@@ -41,7 +50,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from app.core.consensus.batch import BatchFinished, BatchSampler, sample_seeds  # noqa: E402
-from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus  # noqa: E402
+from app.core.consensus.memory_plan import (  # noqa: E402
+    ConsensusPlan,
+    context_spec,
+    plan_consensus,
+)
 from app.core.consensus.runner import ConsensusRequest, ConsensusRunner  # noqa: E402
 from app.core.inference.engine import Engine, Finished, FinishReason, Message  # noqa: E402
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
@@ -53,6 +66,7 @@ LONG: list[Message] = [
 ]
 MIB = 1024**2
 RSS_MARGIN = 300 * MIB  # beyond the model file and the planned KV cache
+MAX_PAIRS = 40  # enough for a median; more only lengthens the run
 
 
 def reset_peak_rss() -> None:
@@ -115,9 +129,9 @@ def compare(args: argparse.Namespace) -> None:
         temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, max_tokens=args.tokens, seed=2024
     )
     prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, sampling, 2))[0]
-    sampler = BatchSampler(engine.model, args.threads)
-    # As ConsensusRunner does: the engine's own context would sit idle beside the batch's.
-    engine.release_context()
+    # As ConsensusRunner does: the batch opens its context in place of the engine's, and
+    # keeps it for the next batch of the same shape when it is no larger (contexts.py).
+    sampler = BatchSampler(engine.model, args.threads, engine.contexts)
     repack = engine.llama_config.config.use_extra_bufts
     points = [(n, n) for n in args.sizes]
     if args.refill:
@@ -126,12 +140,13 @@ def compare(args: argparse.Namespace) -> None:
     print(
         f"model {model.name} ({model.stat().st_size / MIB:.0f} MiB)  threads={args.threads}  "
         f"prompt={len(prompt)} tokens  max_tokens={args.tokens}  kv={kv}  "
-        f"repack={'on' if repack else 'off'}  repeats={args.repeats} (interleaved)"
+        f"repack={'on' if repack else 'off'}  pairs: >= {args.repeats} and >= {args.seconds:.0f} s "
+        "a point (interleaved)"
     )
-    quorum_run(sampler, prompt, sampling, _plan(engine, 2, 2, len(prompt), args))  # warm-up
     header = (
         f"{'samples':>7} {'par':>4} {'quorum t/s':>11} {'bench t/s':>10} {'ratio':>6} "
-        f"{'spread':>11} {'early':>5} {'peak RSS':>9} {'bound':>8}"
+        f"{'quartiles':>11} {'pairs':>5} {'early':>5} {'peak RSS':>9} {'bound':>8} "
+        f"{'new ctx':>8} {'kept':>4}"
     )
     print(header)
     for samples, parallel in points:
@@ -139,22 +154,50 @@ def compare(args: argparse.Namespace) -> None:
         shape = BenchShape(model, args.threads, plan.n_ctx, 512, 512, plan.kv_unified, repack)
         ours: list[QuorumRun] = []
         theirs: list[float] = []
-        for _ in range(args.repeats):
+        # The bench warms up before it times; so does Quorum, on the same shape. The
+        # warm-up also times making this shape's context, which the timed runs then
+        # reuse where it is small enough to stay open ("kept"), as a user's next run would.
+        setup = context_setup_seconds(engine, plan, args.threads)
+        quorum_run(sampler, prompt, sampling, plan)
+        kept = engine.contexts.spec == context_spec(plan, args.threads)
+        started = time.perf_counter()
+        while len(ours) < MAX_PAIRS and (
+            len(ours) < args.repeats or time.perf_counter() - started < args.seconds
+        ):
             ours.append(quorum_run(sampler, prompt, sampling, plan))
             row = run_bench(tool, shape, len(prompt), args.tokens, plan.parallel)
             theirs.append(row.tokens_per_second)
         q = statistics.median(r.tokens_per_second for r in ours)
         b = statistics.median(theirs)
         pairs = [r.tokens_per_second / t for r, t in zip(ours, theirs, strict=True)]
+        ratio, low, high = paired_ratio(pairs)
         bound = model.stat().st_size + plan.kv_bytes + RSS_MARGIN
         rss = max((r.peak_rss or 0) for r in ours)
         print(
-            f"{samples:>7} {plan.parallel:>4} {q:>11.1f} {b:>10.1f} {q / b:>6.2f} "
-            f"{min(pairs):>5.2f}-{max(pairs):<5.2f} {max(r.ended_early for r in ours):>5} "
+            f"{samples:>7} {plan.parallel:>4} {q:>11.1f} {b:>10.1f} {ratio:>6.3f} "
+            f"{low:>5.2f}-{high:<5.2f} {len(pairs):>5} {max(r.ended_early for r in ours):>5} "
             f"{rss / MIB if rss else float('nan'):>5.0f} MiB {bound / MIB:>4.0f} MiB"
             + ("" if rss <= bound else "  OVER")
+            + f" {setup * 1000:>5.0f} ms {'yes' if kept else 'no':>4}"
         )
     engine.close()
+
+
+def paired_ratio(pairs: list[float]) -> tuple[float, float, float]:
+    """The median of the pairs' ratios, with the lower and upper quartile."""
+    if len(pairs) < 2:
+        return pairs[0], pairs[0], pairs[0]
+    low, middle, high = statistics.quantiles(pairs, n=4, method="inclusive")
+    return middle, low, high
+
+
+def context_setup_seconds(engine: Engine, plan: ConsensusPlan, threads: int) -> float:
+    """How long llama.cpp takes to make (and free) a context of this plan's shape."""
+    engine.release_context()
+    started = time.perf_counter()
+    engine.contexts.open(context_spec(plan, threads))
+    engine.release_context()
+    return time.perf_counter() - started
 
 
 def _plan(
@@ -179,7 +222,7 @@ def against_sequential(args: argparse.Namespace) -> None:
     )
     runner = ConsensusRunner(engine)
     prompt = runner.prepare(ConsensusRequest(LONG, params, 2))[0]
-    sampler = BatchSampler(engine.model, args.threads)
+    sampler = BatchSampler(engine.model, args.threads, engine.contexts)
     print(f"model {model.name}  threads={args.threads}  max_tokens={args.tokens}")
     for n in args.sizes:
         batched = quorum_run(sampler, prompt, params, _plan(engine, n, n, len(prompt), args))
@@ -205,7 +248,7 @@ def against_token_stats(args: argparse.Namespace) -> None:
         temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, max_tokens=args.tokens, seed=2024
     )
     prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, params, 2))[0]
-    sampler = BatchSampler(engine.model, args.threads)
+    sampler = BatchSampler(engine.model, args.threads, engine.contexts)
     print(f"model {model.name}  threads={args.threads}  max_tokens={args.tokens}  "
           f"repeats={args.repeats} (interleaved off, on)")  # fmt: skip
     for n in args.sizes:
@@ -237,7 +280,9 @@ def main() -> None:
         help="more samples than slots; 0 0 to skip",
     )  # fmt: skip
     parser.add_argument("--tokens", type=int, default=32, help="max tokens per sample (-ntg)")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="fewest pairs a point")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="keep adding pairs until a point has run this long")  # fmt: skip
     parser.add_argument("--threads", type=int, default=min(2, default_threads()))
     parser.add_argument("--unified-kv", action="store_true", help="one KV stream for all")
     args = parser.parse_args()

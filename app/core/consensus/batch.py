@@ -40,11 +40,10 @@ from app.core.inference.backend import (
     LlamaError,
     LoadedModel,
     SamplerChain,
-    free_context,
-    new_context,
     utf8_decoder,
 )
 from app.core.inference.candidates import CandidateBuffer
+from app.core.inference.contexts import ContextHolder
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
 from app.core.inference.sampling import SamplingParams
@@ -215,11 +214,19 @@ class _BatchRun:
 
 
 class BatchSampler:
-    """Runs one consensus batch on an already loaded model (one worker thread only)."""
+    """Runs one consensus batch on an already loaded model (one worker thread only).
 
-    def __init__(self, model: LoadedModel, n_threads: int) -> None:
+    Given the model's engine's ``contexts``, a batch replaces the engine's context
+    instead of sitting beside it, and a small one stays open for the next batch of the
+    same shape (contexts.py); without, each run makes its own context and frees it.
+    """
+
+    def __init__(
+        self, model: LoadedModel, n_threads: int, contexts: ContextHolder | None = None
+    ) -> None:
         self.model = model
         self.n_threads = n_threads
+        self.contexts = contexts or ContextHolder(model)
         self._cancel = threading.Event()
         self._watched: int | None = None  # one reference, set from any thread
 
@@ -268,7 +275,7 @@ class BatchSampler:
             make_budget=make_budget,
             token_stats=token_stats,
         )
-        ctx = new_context(self.model, context_spec(plan, self.n_threads))
+        ctx = self.contexts.open(context_spec(plan, self.n_threads))
         batch = llama.llama_batch_init(max(512, plan.parallel), 0, 1)
         abort = AbortSwitch(ctx, self._cancel.is_set)
         try:
@@ -289,10 +296,11 @@ class BatchSampler:
                 yield run.progress(self._watched)
             yield run.finished(_Ending.COMPLETE)
         finally:
+            abort.set(False)  # the context may outlive this run's callback
             run.drop_all()
             run.candidates.close()
             llama.llama_batch_free(batch)
-            free_context(ctx)
+            self.contexts.done(ctx)
 
     def _step(
         self,

@@ -160,7 +160,9 @@ class ConsensusRunner:
     def __init__(self, engine: Engine, sampler: ConsensusSampler | None = None) -> None:
         self.engine = engine
         # A server engine brings its own sampler (app.core.remote.runner).
-        self._sampler = sampler or BatchSampler(engine.model, engine.runtime.n_threads)
+        self._sampler = sampler or BatchSampler(
+            engine.model, engine.runtime.n_threads, engine.contexts
+        )
         self._init_watch()
 
     def _init_watch(self) -> None:
@@ -231,9 +233,6 @@ class ConsensusRunner:
                                              seconds=0.0, tokens=0))  # fmt: skip
             return
         self._decode_only(missing)
-        if isinstance(self._sampler, BatchSampler):
-            # The batch decodes in a context of its own; the engine's would sit idle.
-            self.engine.release_context()
         for event in self._sampler.run(
             tokens,
             sampling,

@@ -242,6 +242,9 @@ class AbortSwitch:
         self._ctx = ctx
         self._callback = llama.ggml_abort_callback(lambda _data: bool(should_abort()))
         self._null = llama.ggml_abort_callback()
+        # A context reused from an earlier run may still point at that run's callback,
+        # which Python has freed since: start from none.
+        llama.llama_set_abort_callback(ctx, self._null, None)
         self.active = False
 
     def set(self, active: bool) -> None:

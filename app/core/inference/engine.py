@@ -26,11 +26,10 @@ from app.core.inference.backend import (
     LoadedModel,
     SamplerChain,
     cpu_flash_attention,
-    free_context,
-    new_context,
     utf8_decoder,
 )
 from app.core.inference.chat_template import render_chat, supports_thinking_toggle
+from app.core.inference.contexts import ContextHolder
 from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
 from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
@@ -197,6 +196,9 @@ class Engine:
             flash_attention=cpu_flash_attention(self.runtime.n_gpu_layers),
         )
         self._cancel = threading.Event()
+        # Shared with this model's consensus batches (contexts.py): one KV cache at a time.
+        self.contexts = ContextHolder(self.model, idle_cells=self.n_ctx)
+        self._ctx: Any = None
         try:
             self._open_context()
         except LlamaError as exc:
@@ -234,15 +236,16 @@ class Engine:
         return ThinkBudget(budget or 0, close, starts_in_trace=starts_in_trace)
 
     def _open_context(self) -> None:
-        self._ctx = new_context(self.model, self._spec)
-        self._abort = AbortSwitch(self._ctx, self._cancel.is_set)
+        # Empty, and new if a consensus batch has replaced it since the last answer.
+        ctx = self.contexts.open(self._spec)
+        if ctx is not self._ctx:
+            self._ctx = ctx
+            self._abort = AbortSwitch(ctx, self._cancel.is_set)
 
     def release_context(self) -> None:
-        """Free this engine's context, KV cache included, until the next answer opens it
-        again. A consensus batch decodes in a context of its own: this one would sit idle
-        beside it, uncounted by the batch's memory plan (90 MiB for the test model's 4096
-        tokens, 576 MiB for a 4B model's)."""
-        free_context(self._ctx)
+        """Free the model's open context, KV cache included, until the next answer opens
+        it again (90 MiB for the test model's 4096 tokens, 576 MiB for a 4B model's)."""
+        self.contexts.release()
         self._ctx = None
 
     def cancel(self) -> None:
@@ -287,13 +290,11 @@ class Engine:
                 )
             )
             return
-        if self._ctx is None:  # released for a consensus batch
-            try:
-                self._open_context()
-            except LlamaError as exc:
-                yield Finished(run.result(splitter, FinishReason.ERROR, str(exc)))
-                return
-        llama.llama_memory_clear(llama.llama_get_memory(self._ctx), True)
+        try:
+            self._open_context()
+        except LlamaError as exc:
+            yield Finished(run.result(splitter, FinishReason.ERROR, str(exc)))
+            return
         reason = self._evaluate_prompt(tokens)
         if reason is not None:
             yield Finished(run.result(splitter, reason, self._error_text(reason)))
@@ -382,8 +383,7 @@ class Engine:
         return None
 
     def close(self) -> None:
-        free_context(self._ctx)
-        self._ctx = None
+        self.release_context()
         self.model.close()
 
     def __enter__(self) -> Engine:

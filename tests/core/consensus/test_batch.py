@@ -14,6 +14,7 @@ import pytest
 
 from app.core.consensus.batch import BatchFinished, BatchSampler, sample_seeds
 from app.core.consensus.memory_plan import ConsensusPlan, plan_consensus
+from app.core.inference.contexts import ContextHolder
 from app.core.inference.engine import Engine
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 
@@ -42,8 +43,10 @@ def _plan(engine: Engine, samples: int, slots: int) -> ConsensusPlan:
     )  # fmt: skip
 
 
-def _texts(engine: Engine, plan: ConsensusPlan, **options: Any) -> list[str]:
-    sampler = BatchSampler(engine.model, 2)
+def _texts(
+    engine: Engine, plan: ConsensusPlan, sampler: BatchSampler | None = None, **options: Any
+) -> list[str]:
+    sampler = sampler or BatchSampler(engine.model, 2)
     seeds = sample_seeds(PARAMS.seed or 0, plan.samples)
     events = list(sampler.run(_prompt(engine), PARAMS, seeds, plan, **options))
     final = events[-1]
@@ -66,6 +69,24 @@ def test_refilled_slots_start_from_the_shared_prompt(engine: Engine) -> None:
 def test_in_flight_cap_below_the_slots_gives_the_same_samples(engine: Engine) -> None:
     plan = _plan(engine, 3, 3)
     assert _texts(engine, plan, max_in_flight=1) == _texts(engine, plan)
+
+
+def test_a_batch_in_a_kept_context_draws_what_a_fresh_context_draws(engine: Engine) -> None:
+    plan = _plan(engine, 3, 3)
+    fresh = _texts(engine, plan)
+    holder = ContextHolder(engine.model, idle_cells=plan.n_ctx)
+    sampler = BatchSampler(engine.model, 2, holder)
+    cancelled = sampler.run(_prompt(engine), PARAMS, sample_seeds(5, 3), plan)
+    next(cancelled)  # one step in, with llama.cpp's abort callback possibly set
+    sampler.cancel()
+    assert isinstance(list(cancelled)[-1], BatchFinished)
+    kept = holder.spec
+    assert kept is not None and kept.n_ctx == plan.n_ctx
+    # The cells the cancelled run wrote, and the first run's, must not show through.
+    assert _texts(engine, plan, sampler) == fresh
+    assert _texts(engine, plan, sampler) == fresh
+    assert holder.spec == kept
+    holder.release()
 
 
 _PEAK_RSS_CHILD = """
