@@ -19,7 +19,9 @@ machine shared with other work slows both sides alike, this prints:
 - how long making that shape's llama.cpp context takes ("new ctx"), and whether the
   timed runs reused it ("kept": it is no larger than the engine's own context, so it
   stays open between batches, app/core/inference/contexts.py). Where it is not kept,
-  each timed run pays for making it; the bench never does.
+  each timed run pays for making it; the bench never does, so "no ctx" gives the
+  ratio by the bench's own accounting as well: each Quorum run's time less its
+  context's making (llama.cpp's work, measured in that run),
 
 A "refill" row runs more samples than slots (default 512 samples, 256 in parallel)
 against the bench's rate at 256 sequences: slots are refilled as samples end.
@@ -45,6 +47,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -56,6 +59,8 @@ from app.core.consensus.memory_plan import (  # noqa: E402
     plan_consensus,
 )
 from app.core.consensus.runner import ConsensusRequest, ConsensusRunner  # noqa: E402
+from app.core.inference.backend import ContextSpec  # noqa: E402
+from app.core.inference.contexts import ContextHolder  # noqa: E402
 from app.core.inference.engine import Engine, Finished, FinishReason, Message  # noqa: E402
 from app.core.inference.sampling import RuntimeParams, SamplingParams, default_threads  # noqa: E402
 from benchmarks.batched_bench import BenchShape, run_bench  # noqa: E402
@@ -86,6 +91,19 @@ def peak_rss_bytes() -> int | None:
     return None
 
 
+class TimedContexts(ContextHolder):
+    """The engine's kind of context holder, adding up the time spent opening contexts."""
+
+    opening = 0.0
+
+    def open(self, spec: ContextSpec) -> Any:
+        started = time.perf_counter()
+        try:
+            return super().open(spec)
+        finally:
+            self.opening += time.perf_counter() - started
+
+
 @dataclass(frozen=True)
 class QuorumRun:
     """One BatchSampler run: tokens, wall time (context set-up included), memory."""
@@ -94,10 +112,16 @@ class QuorumRun:
     seconds: float
     ended_early: int  # samples that reached end-of-text before max tokens
     peak_rss: int | None
+    setup: float = 0.0  # of the seconds, llama.cpp making (or emptying) the context
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds
+
+    @property
+    def decoding_tokens_per_second(self) -> float:
+        """The rate the bench's own accounting gives: context set-up left out."""
+        return self.tokens / (self.seconds - self.setup)
 
 
 def quorum_run(
@@ -105,6 +129,8 @@ def quorum_run(
     token_stats: bool = False,
 ) -> QuorumRun:  # fmt: skip
     reset_peak_rss()
+    contexts = sampler.contexts
+    opened = contexts.opening if isinstance(contexts, TimedContexts) else 0.0
     started = time.perf_counter()
     seeds = sample_seeds(sampling.seed or 0, plan.samples)
     for event in sampler.run(prompt, sampling, seeds, plan, token_stats=token_stats):
@@ -115,7 +141,8 @@ def quorum_run(
             early = sum(
                 r is not None and r.finish_reason is FinishReason.STOP for r in event.results
             )
-            return QuorumRun(event.tokens, seconds, early, peak_rss_bytes())
+            setup = contexts.opening - opened if isinstance(contexts, TimedContexts) else 0.0
+            return QuorumRun(event.tokens, seconds, early, peak_rss_bytes(), setup)
     raise RuntimeError("the batch never finished")
 
 
@@ -131,7 +158,9 @@ def compare(args: argparse.Namespace) -> None:
     prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, sampling, 2))[0]
     # As ConsensusRunner does: the batch opens its context in place of the engine's, and
     # keeps it for the next batch of the same shape when it is no larger (contexts.py).
-    sampler = BatchSampler(engine.model, args.threads, engine.contexts)
+    engine.release_context()
+    contexts = TimedContexts(engine.model, idle_cells=engine.n_ctx)
+    sampler = BatchSampler(engine.model, args.threads, contexts)
     repack = engine.llama_config.config.use_extra_bufts
     points = [(n, n) for n in args.sizes]
     if args.refill:
@@ -145,8 +174,8 @@ def compare(args: argparse.Namespace) -> None:
     )
     header = (
         f"{'samples':>7} {'par':>4} {'quorum t/s':>11} {'bench t/s':>10} {'ratio':>6} "
-        f"{'quartiles':>11} {'pairs':>5} {'early':>5} {'peak RSS':>9} {'bound':>8} "
-        f"{'new ctx':>8} {'kept':>4}"
+        f"{'quartiles':>11} {'no ctx':>6} {'pairs':>5} {'early':>5} {'peak RSS':>9} "
+        f"{'bound':>8} {'new ctx':>8} {'kept':>4}"
     )
     print(header)
     for samples, parallel in points:
@@ -157,9 +186,9 @@ def compare(args: argparse.Namespace) -> None:
         # The bench warms up before it times; so does Quorum, on the same shape. The
         # warm-up also times making this shape's context, which the timed runs then
         # reuse where it is small enough to stay open ("kept"), as a user's next run would.
-        setup = context_setup_seconds(engine, plan, args.threads)
+        setup = context_setup_seconds(contexts, plan, args.threads)
         quorum_run(sampler, prompt, sampling, plan)
-        kept = engine.contexts.spec == context_spec(plan, args.threads)
+        kept = contexts.spec == context_spec(plan, args.threads)
         started = time.perf_counter()
         while len(ours) < MAX_PAIRS and (
             len(ours) < args.repeats or time.perf_counter() - started < args.seconds
@@ -171,11 +200,13 @@ def compare(args: argparse.Namespace) -> None:
         b = statistics.median(theirs)
         pairs = [r.tokens_per_second / t for r, t in zip(ours, theirs, strict=True)]
         ratio, low, high = paired_ratio(pairs)
+        bare = [r.decoding_tokens_per_second / t for r, t in zip(ours, theirs, strict=True)]
         bound = model.stat().st_size + plan.kv_bytes + RSS_MARGIN
         rss = max((r.peak_rss or 0) for r in ours)
         print(
             f"{samples:>7} {plan.parallel:>4} {q:>11.1f} {b:>10.1f} {ratio:>6.3f} "
-            f"{low:>5.2f}-{high:<5.2f} {len(pairs):>5} {max(r.ended_early for r in ours):>5} "
+            f"{low:>5.2f}-{high:<5.2f} {paired_ratio(bare)[0]:>6.3f} {len(pairs):>5} "
+            f"{max(r.ended_early for r in ours):>5} "
             f"{rss / MIB if rss else float('nan'):>5.0f} MiB {bound / MIB:>4.0f} MiB"
             + ("" if rss <= bound else "  OVER")
             + f" {setup * 1000:>5.0f} ms {'yes' if kept else 'no':>4}"
@@ -191,12 +222,12 @@ def paired_ratio(pairs: list[float]) -> tuple[float, float, float]:
     return middle, low, high
 
 
-def context_setup_seconds(engine: Engine, plan: ConsensusPlan, threads: int) -> float:
+def context_setup_seconds(contexts: ContextHolder, plan: ConsensusPlan, threads: int) -> float:
     """How long llama.cpp takes to make (and free) a context of this plan's shape."""
-    engine.release_context()
+    contexts.release()
     started = time.perf_counter()
-    engine.contexts.open(context_spec(plan, threads))
-    engine.release_context()
+    contexts.open(context_spec(plan, threads))
+    contexts.release()
     return time.perf_counter() - started
 
 
