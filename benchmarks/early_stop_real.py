@@ -5,6 +5,7 @@ side by side in one process on the same loaded model: wall seconds, samples deco
 samples and seconds saved, and whether the early majority is the full run's.
 
     python benchmarks/early_stop_real.py [--model PATH] [--samples 64] [--seeds 1 2 3]
+        [--question TEXT]
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ QUESTION = "What is 2+3?"
 
 
 def run(
-    engine: Engine, samples: int, seed: int, rule: str, max_tokens: int
+    engine: Engine, samples: int, seed: int, rule: str, max_tokens: int, question: str
 ) -> tuple[ConsensusReport, float]:
     sampling = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=max_tokens, seed=seed)
     mode = cast(EarlyStopChoice, rule)
     request = ConsensusRequest(
-        [{"role": "user", "content": QUESTION}], sampling, samples, None, mode
+        [{"role": "user", "content": question}], sampling, samples, None, mode
     )
     started = time.perf_counter()
     report = None
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rules", nargs="+", default=["beta", "settled"])
+    parser.add_argument("--question", default=QUESTION)
     args = parser.parse_args()
     model = args.model or fetch_test_model()
     with Engine(model, RuntimeParams(n_ctx=4096)) as engine:
@@ -68,13 +70,15 @@ def main() -> None:
             f"{'s saved':>8} {'est.':>6} {'majority':>10} {'same':>5}"
         )
         for seed in args.seeds:
-            full, full_s = run(engine, args.samples, seed, "off", args.max_tokens)
+            full, full_s = run(engine, args.samples, seed, "off", args.max_tokens, args.question)
             print(
                 f"{seed:>4} {'off':8} {full_s:8.1f} {len(full.finished):7} {0:5} "
                 f"{'':>8} {'':>6} {full.stats.majority!s:>10}"
             )
             for rule in args.rules:
-                early, early_s = run(engine, args.samples, seed, rule, args.max_tokens)
+                early, early_s = run(
+                    engine, args.samples, seed, rule, args.max_tokens, args.question
+                )
                 same = early.stats.majority == full.stats.majority
                 estimate = early.seconds_saved_estimate
                 print(
