@@ -1,7 +1,8 @@
 """Consensus throughput: Quorum's batched sampler beside llama.cpp's own batched bench.
 
-For each N, in one run and interleaved (Quorum, bench, Quorum, bench, ...) so that a
-machine shared with other work slows both sides alike, this prints:
+For each N, in one run and interleaved in pairs of alternating order (Quorum then bench,
+bench then Quorum, ...) so that a machine shared with other work slows both sides
+alike, this prints:
 - Quorum's aggregate completion tokens per second (BatchSampler, N samples of one
   long-text question, every sample to max tokens unless it ends first),
 - ``llama-batched-bench``'s for the same shape (shared prompt of the same length,
@@ -170,7 +171,7 @@ def compare(args: argparse.Namespace) -> None:
         f"model {model.name} ({model.stat().st_size / MIB:.0f} MiB)  threads={args.threads}  "
         f"prompt={len(prompt)} tokens  max_tokens={args.tokens}  kv={kv}  "
         f"repack={'on' if repack else 'off'}  pairs: >= {args.repeats} and >= {args.seconds:.0f} s "
-        "a point (interleaved)"
+        "a point (pairs in alternating order)"
     )
     header = (
         f"{'samples':>7} {'par':>4} {'quorum t/s':>11} {'bench t/s':>10} {'ratio':>6} "
@@ -193,8 +194,14 @@ def compare(args: argparse.Namespace) -> None:
         while len(ours) < MAX_PAIRS and (
             len(ours) < args.repeats or time.perf_counter() - started < args.seconds
         ):
+            # Each pair takes the other order from the last (A B, B A, ...): a side that
+            # always ran first would always meet the machine as the other left it.
+            bench_first = len(ours) % 2 == 1
+            if bench_first:
+                row = run_bench(tool, shape, len(prompt), args.tokens, plan.parallel)
             ours.append(quorum_run(sampler, prompt, sampling, plan))
-            row = run_bench(tool, shape, len(prompt), args.tokens, plan.parallel)
+            if not bench_first:
+                row = run_bench(tool, shape, len(prompt), args.tokens, plan.parallel)
             theirs.append(row.tokens_per_second)
         q = statistics.median(r.tokens_per_second for r in ours)
         b = statistics.median(theirs)
