@@ -8,8 +8,8 @@ alike, this prints:
 - ``llama-batched-bench``'s for the same shape (shared prompt of the same length,
   ``-npl N``, ``-ntg`` max tokens, same threads, context cells per sequence, batch,
   KV layout and repacking choice), generated tokens over prompt + generation time,
-- the ratio: the median over pairs (one Quorum run and the bench run after it) of
-  Quorum's rate over the bench's, with the pairs' quartiles. This VM's speed drifts by
+- the ratio: the median over pairs (one Quorum run and one bench run, next to each
+  other) of Quorum's rate over the bench's, with the pairs' quartiles. This VM's speed drifts by
   10% from one run to the next, more than the gap being measured, so a point repeats
   pairs until it has at least --repeats of them and has run --seconds: small N, whose
   runs take seconds, get tens of pairs; a pair's two runs are close in time, so a drift
@@ -130,8 +130,8 @@ def quorum_run(
     token_stats: bool = False,
 ) -> QuorumRun:  # fmt: skip
     reset_peak_rss()
-    contexts = sampler.contexts
-    opened = contexts.opening if isinstance(contexts, TimedContexts) else 0.0
+    timed = sampler.contexts if isinstance(sampler.contexts, TimedContexts) else None
+    opened = timed.opening if timed else 0.0
     started = time.perf_counter()
     seeds = sample_seeds(sampling.seed or 0, plan.samples)
     for event in sampler.run(prompt, sampling, seeds, plan, token_stats=token_stats):
@@ -142,7 +142,7 @@ def quorum_run(
             early = sum(
                 r is not None and r.finish_reason is FinishReason.STOP for r in event.results
             )
-            setup = contexts.opening - opened if isinstance(contexts, TimedContexts) else 0.0
+            setup = timed.opening - opened if timed else 0.0
             return QuorumRun(event.tokens, seconds, early, peak_rss_bytes(), setup)
     raise RuntimeError("the batch never finished")
 

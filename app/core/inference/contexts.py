@@ -38,8 +38,8 @@ class ContextHolder:
 
     @property
     def spec(self) -> ContextSpec | None:
-        """The shape of the open context, if one is open."""
-        return self._spec if self._ctx else None
+        """The shape of the open context, if one is open (set and cleared with it)."""
+        return self._spec
 
     def open(self, spec: ContextSpec) -> Any:
         """An empty context of this shape: the open one when it fits, else a new one.
