@@ -18,11 +18,13 @@ alike, this prints:
   so an earlier run's heap counts; benchmarks/consensus_memory.py measures each point
   in a fresh process, and RSS figures, unlike speed, hold on a busy machine),
 - how long making that shape's llama.cpp context takes ("new ctx"), and whether the
-  timed runs reused it ("kept": it is no larger than the engine's own context, so it
-  stays open between batches, app/core/inference/contexts.py). Where it is not kept,
-  each timed run pays for making it; the bench never does, so "no ctx" gives the
-  ratio by the bench's own accounting as well: each Quorum run's time less its
-  context's making (llama.cpp's work, measured in that run),
+  timed runs reused it ("kept": it is no larger than the engine's own context, or its
+  KV cache is small, so it stays open between batches, app/core/inference/contexts.py).
+  Where it is not kept, each timed run pays for making it; the bench never does, so
+  "no ctx" gives the ratio by the bench's own accounting as well: each Quorum run's
+  time less its context's making (llama.cpp's work, measured in that run). The bench
+  leaves out one more cost: with split caches, copying the prompt into each sequence
+  (its untimed dummy decode applies the copies; Quorum's first step pays them),
 
 A "refill" row runs more samples than slots (default 512 samples, 256 in parallel)
 against the bench's rate at 256 sequences: slots are refilled as samples end.
@@ -160,7 +162,9 @@ def compare(args: argparse.Namespace) -> None:
     # As ConsensusRunner does: the batch opens its context in place of the engine's, and
     # keeps it for the next batch of the same shape when it is no larger (contexts.py).
     engine.release_context()
-    contexts = TimedContexts(engine.model, idle_cells=engine.n_ctx)
+    contexts = TimedContexts(
+        engine.model, idle_cells=engine.n_ctx, cell_bytes=engine.contexts.cell_bytes
+    )
     sampler = BatchSampler(engine.model, args.threads, contexts)
     repack = engine.llama_config.config.use_extra_bufts
     points = [(n, n) for n in args.sizes]

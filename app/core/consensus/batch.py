@@ -42,7 +42,7 @@ from app.core.inference.backend import (
     SamplerChain,
     utf8_decoder,
 )
-from app.core.inference.candidates import CandidateBuffer
+from app.core.inference.candidates import CandidateBuffer, top_k_first
 from app.core.inference.contexts import ContextHolder
 from app.core.inference.engine import FinishReason, GenerationResult
 from app.core.inference.reasoning import ReasoningSplitter
@@ -323,6 +323,8 @@ class BatchSampler:
                 return _Ending.CANCELLED
             run.error = f"llama_decode returned {rc}"
             return _Ending.FAILED
+        first_cut = top_k_first(run.sampling, run.n_vocab)
+        run.candidates.prepare(ctx, len(order), run.n_vocab, first_cut)
         rows = step_stats(ctx, len(order), run.n_vocab, run.sampling, on=run.token_stats)
         for i, slot in enumerate(order):
             reason = self._advance(ctx, slot, i, run, rows)

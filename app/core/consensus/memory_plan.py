@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 
 from app.core.inference.backend import ContextSpec
+from app.core.inference.contexts import kv_bytes_per_token
 from app.core.models.gguf import GGUFInfo
 
-KV_BYTES_PER_ELEMENT = 2  # llama.cpp's default K and V cache type is f16
 # Each slot's logits row (n_vocab f32) is held twice: in the compute buffer, where the
 # output layer writes it, and in the context's output buffer it is copied to.
 LOGITS_COPIES = 2
@@ -25,23 +25,6 @@ def physical_memory_bytes() -> int:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # Windows has no sysconf
         return 8 * 1024**3
-
-
-def kv_bytes_per_token(info: GGUFInfo) -> int:
-    """K and V for every layer, from the model's own hyper-parameters."""
-    meta = info.metadata
-    arch = info.architecture or ""
-
-    def number(key: str, default: int) -> int:
-        value = meta.get(f"{arch}.{key}", default)
-        return int(value) if isinstance(value, int | float) else default
-
-    layers = number("block_count", 32)
-    heads = max(1, number("attention.head_count", 32))
-    kv_heads = number("attention.head_count_kv", heads)
-    head_dim = number("attention.key_length", number("embedding_length", 4096) // heads)
-    value_dim = number("attention.value_length", head_dim)
-    return layers * kv_heads * (head_dim + value_dim) * KV_BYTES_PER_ELEMENT
 
 
 def vocab_size(info: GGUFInfo) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 
 import llama_cpp as llama
 
-from app.core.inference.candidates import CandidateBuffer
+from app.core.inference.candidates import CandidateBuffer, top_k_first
 from app.core.inference.sampling import SamplingParams
 
 log = logging.getLogger("llama.cpp")
@@ -269,6 +269,7 @@ class SamplerChain:
         candidates: CandidateBuffer | None = None,
     ) -> None:
         self._candidates = candidates
+        self._first_cut = top_k_first(params, n_vocab)  # which prepared steps fit it
         self._chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
         add = lambda sampler: llama.llama_sampler_chain_add(self._chain, sampler)  # noqa: E731
         if params.repeat_penalty != 1.0 or params.presence_penalty != 0.0:
@@ -291,7 +292,7 @@ class SamplerChain:
     def sample(self, ctx: Any, index: int) -> int:
         """Draw the next token from the logits at batch position ``index`` (and accept it)."""
         if self._candidates is not None:
-            return self._candidates.draw(self._chain, ctx, index)
+            return self._candidates.draw(self._chain, ctx, index, self._first_cut)
         return int(llama.llama_sampler_sample(self._chain, ctx, index))
 
     def accept(self, token: int) -> None:

@@ -29,7 +29,7 @@ from app.core.inference.backend import (
     utf8_decoder,
 )
 from app.core.inference.chat_template import render_chat, supports_thinking_toggle
-from app.core.inference.contexts import ContextHolder
+from app.core.inference.contexts import ContextHolder, kv_bytes_per_token
 from app.core.inference.cpu_probe import ProbeError, ProbeVerdict, choose_config
 from app.core.inference.reasoning import Channel, ReasoningSplitter, template_opens_trace
 from app.core.inference.sampling import MIN_CTX, RuntimeParams, SamplingParams, default_sampling
@@ -197,7 +197,9 @@ class Engine:
         )
         self._cancel = threading.Event()
         # Shared with this model's consensus batches (contexts.py): one KV cache at a time.
-        self.contexts = ContextHolder(self.model, idle_cells=self.n_ctx)
+        self.contexts = ContextHolder(
+            self.model, idle_cells=self.n_ctx, cell_bytes=kv_bytes_per_token(self.info)
+        )
         self._ctx: Any = None
         try:
             self._open_context()

@@ -12,12 +12,12 @@ import pytest
 
 from app.core.consensus.memory_plan import (
     context_spec,
-    kv_bytes_per_token,
     logits_bytes_per_slot,
     plan_consensus,
     vocab_size,
 )
 from app.core.inference.backend import LoadedModel, free_context, new_context
+from app.core.inference.contexts import kv_bytes_per_token
 from app.core.inference.cpu_probe import choose_config
 from app.core.models.gguf import GGUFInfo, read_gguf_info
 

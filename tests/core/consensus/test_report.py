@@ -16,7 +16,6 @@ import pytest
 from app.core.consensus.environment import hardware_summary
 from app.core.consensus.figure_lines import format_share
 from app.core.consensus.markdown import report_markdown
-from app.core.consensus.memory_plan import kv_bytes_per_token
 from app.core.consensus.record import (
     consensus_to_record,
     has_consensus_report,
@@ -33,6 +32,7 @@ from app.core.consensus.runner import (
 )
 from app.core.history.records import RunRecord, RunStatus, SampleRecord
 from app.core.history.store import HistoryStore
+from app.core.inference.contexts import kv_bytes_per_token
 from app.core.inference.engine import Engine
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 from app.core.machine import cpu_model_from_cpuinfo

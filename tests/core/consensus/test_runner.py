@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.core.answers.grouping import NO_ANSWER
-from app.core.consensus.memory_plan import kv_bytes_per_token, plan_consensus
+from app.core.consensus.memory_plan import plan_consensus
 from app.core.consensus.runner import (
     ConsensusError,
     ConsensusFinished,
@@ -20,6 +20,7 @@ from app.core.consensus.runner import (
     ConsensusSample,
     ConsensusStarted,
 )
+from app.core.inference.contexts import kv_bytes_per_token
 from app.core.inference.engine import Engine, Finished
 from app.core.inference.sampling import RuntimeParams, SamplingParams
 

@@ -1,4 +1,5 @@
-"""The shared candidate buffer draws what llama_sampler_sample draws, on the real model."""
+"""The shared candidate buffer draws what llama_sampler_sample draws, on the real model:
+from its one buffer, and from a step cut down to top-k's survivors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp as llama
+import numpy as np
 import pytest
 
 from app.core.inference.backend import (
@@ -19,7 +21,7 @@ from app.core.inference.backend import (
     free_context,
     new_context,
 )
-from app.core.inference.candidates import CandidateBuffer
+from app.core.inference.candidates import CandidateBuffer, top_k_first
 from app.core.inference.cpu_probe import choose_config
 from app.core.inference.sampling import SamplingParams
 
@@ -46,6 +48,29 @@ def decoded(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, list[int]
         batch.n_tokens = len(tokens)
         assert llama.llama_decode(ctx, batch) == 0
         yield model, ctx, list(range(len(tokens) - OUTPUT_ROWS, len(tokens)))
+    finally:
+        llama.llama_batch_free(batch)
+        free_context(ctx)
+        model.close()
+
+
+@pytest.fixture(scope="module")
+def every_row(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, int]]:
+    """A context after a decode in which every batch position asked for logits, as in a
+    consensus step (so output row i is batch position i), and the number of rows."""
+    config = choose_config(test_model_path).config
+    model = LoadedModel(test_model_path, use_extra_bufts=config.use_extra_bufts)
+    ctx = new_context(model, ContextSpec(n_ctx=256, n_batch=256, n_threads=2))
+    tokens = model.tokenize(PROMPT)
+    batch = llama.llama_batch_init(len(tokens), 0, 1)
+    try:
+        for i, token in enumerate(tokens):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, i, 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = True
+        batch.n_tokens = len(tokens)
+        assert llama.llama_decode(ctx, batch) == 0
+        yield model, ctx, len(tokens)
     finally:
         llama.llama_batch_free(batch)
         free_context(ctx)
@@ -91,6 +116,82 @@ def test_shared_buffer_draws_the_same_tokens_as_llama_cpp(
             for chain in (own, pooled, other):
                 chain.close()
     shared.close()
+
+
+CHAINS = [
+    SamplingParams(temperature=1.2, top_p=0.95, top_k=40, min_p=0.02),
+    SamplingParams(temperature=2.0, top_p=1.0, top_k=200, min_p=0.0),
+    SamplingParams(temperature=0.7, top_p=0.8, top_k=3, min_p=0.1),
+    SamplingParams(temperature=0.0),  # greedy: a cut to one
+    SamplingParams(temperature=1.5, top_p=1.0, top_k=0, min_p=0.0),  # no cut: full list
+    SamplingParams(temperature=0.8, top_k=40, repeat_penalty=1.3),  # penalties come first
+]
+
+
+@pytest.mark.parametrize(
+    "params", CHAINS, ids=["k40", "k200-hot", "k3", "greedy", "no-top-k", "penalties"]
+)
+def test_a_prepared_step_draws_the_same_tokens_as_llama_cpp(
+    every_row: tuple[LoadedModel, Any, int], params: SamplingParams
+) -> None:
+    model, ctx, rows = every_row
+    n_vocab = _n_vocab(model)
+    shared = CandidateBuffer()
+    shared.prepare(ctx, rows, n_vocab, top_k_first(params, n_vocab))
+    draws = 0
+    try:
+        for seed in range(1, 9):
+            own = SamplerChain(params, seed, n_vocab)
+            cut = SamplerChain(params, seed, n_vocab, shared)
+            try:
+                # Every row, several times over: the chains' random streams advance alike.
+                for step in range(3 * rows):
+                    row = step % rows
+                    assert cut.sample(ctx, row) == own.sample(ctx, row), (seed, step)
+                    draws += 1
+            finally:
+                own.close()
+                cut.close()
+    finally:
+        shared.close()
+    assert draws == 24 * rows
+
+
+def test_the_cut_keeps_every_top_k_survivor_and_few_others(
+    every_row: tuple[LoadedModel, Any, int],
+) -> None:
+    model, ctx, rows = every_row
+    n_vocab = _n_vocab(model)
+    k = 40
+    shared = CandidateBuffer()
+    try:
+        shared.prepare(ctx, rows, n_vocab, k)
+        step = shared._step
+        assert step is not None
+        logits = np.ctypeslib.as_array(llama.llama_get_logits(ctx), shape=(rows, n_vocab))
+        kept = []
+        for row in range(rows):
+            ids = step.data["id"][step.starts[row] : step.starts[row + 1]]
+            best = np.argsort(-logits[row], kind="stable")[:k]
+            assert set(best.tolist()) <= set(ids.tolist()), row
+            assert np.all(np.diff(ids) > 0)  # ascending, as llama.cpp's own list
+            assert np.array_equal(step.data["logit"][step.starts[row] : step.starts[row + 1]],
+                                  logits[row, ids])  # fmt: skip
+            kept.append(len(ids))
+        # A few k a row (the floor's sample is an eighth of the row), not n_vocab (49,152).
+        assert max(kept) < n_vocab // 20, kept
+    finally:
+        shared.close()
+
+
+def test_which_chains_can_draw_from_a_cut_step() -> None:
+    assert top_k_first(SamplingParams(temperature=0.7, top_k=40), 49152) == 40
+    assert top_k_first(SamplingParams(temperature=0.0, top_k=40), 49152) == 1
+    assert top_k_first(SamplingParams(temperature=0.7, top_k=0), 49152) == 0
+    assert top_k_first(SamplingParams(temperature=0.7, top_k=40, presence_penalty=0.5), 49152) == 0
+    assert top_k_first(SamplingParams(temperature=0.7, top_k=40, repeat_penalty=1.1), 49152) == 0
+    assert top_k_first(SamplingParams(temperature=0.7, top_k=2000), 49152) == 0  # keeps most
+    assert top_k_first(SamplingParams(temperature=0.0), 40) == 0  # too few tokens to sample
 
 
 def test_a_position_without_logits_is_a_clear_error(

@@ -83,3 +83,33 @@ def test_only_a_context_no_larger_than_the_idle_limit_stays_open(model: LoadedMo
     assert holder.spec is None
     holder.done(wide)  # a second done is harmless
     assert ContextHolder(model).spec is None
+
+
+def test_a_context_with_a_small_kv_cache_stays_open_whatever_its_cells(
+    model: LoadedModel,
+) -> None:
+    # WIDE has 512 cells, more than the engine's 256 here: its KV cache decides.
+    fits = contexts_module.SMALL_KV_BYTES // WIDE.n_ctx
+    holder = ContextHolder(model, idle_cells=256, cell_bytes=fits)
+    wide = holder.open(WIDE)
+    holder.done(wide)
+    assert holder.spec == WIDE
+    holder.release()
+    holder = ContextHolder(model, idle_cells=256, cell_bytes=fits + 1)
+    wide = holder.open(WIDE)
+    holder.done(wide)
+    assert holder.spec is None
+
+
+def test_the_engine_keeps_what_its_model_cells_cost(test_model_path: Path) -> None:
+    from app.core.inference.engine import Engine
+    from app.core.inference.sampling import RuntimeParams
+
+    with Engine(test_model_path, RuntimeParams(n_ctx=2048, n_threads=2)) as engine:
+        holder = engine.contexts
+        per_cell = contexts_module.kv_bytes_per_token(engine.info)
+        assert holder.cell_bytes == per_cell == 30 * 3 * (64 + 64) * 2  # SmolLM2-135M
+        small = contexts_module.SMALL_KV_BYTES // per_cell  # 23,301 cells of 22.5 KiB
+        assert holder.keeps(ContextSpec(n_ctx=small, n_batch=512, n_threads=2, n_seq_max=64))
+        assert not holder.keeps(ContextSpec(n_ctx=small + 256, n_batch=512, n_threads=2))
+        assert holder.keeps(ContextSpec(n_ctx=2048, n_batch=512, n_threads=2))

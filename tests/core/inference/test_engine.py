@@ -229,8 +229,8 @@ def _rss_bytes() -> int:
 def test_a_consensus_run_replaces_the_answer_context_and_the_next_answer_reopens_it(
     test_model_path: Path,
 ) -> None:
-    from app.core.consensus.memory_plan import kv_bytes_per_token
     from app.core.consensus.runner import ConsensusRequest, ConsensusRunner
+    from app.core.inference.contexts import kv_bytes_per_token
 
     sampling = SamplingParams(seed=3, max_tokens=12)
     with Engine(test_model_path, RuntimeParams(n_ctx=4096, n_threads=2)) as eng:
