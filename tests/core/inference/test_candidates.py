@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,12 @@ PROMPT = "<|im_start|>user\nName three colours.<|im_end|>\n<|im_start|>assistant
 OUTPUT_ROWS = 3  # the prompt's last three positions get logits rows
 
 
-@pytest.fixture(scope="module")
-def decoded(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, list[int]]]:
-    """A context after one decode, and the batch positions that have logits rows."""
-    config = choose_config(test_model_path).config
-    model = LoadedModel(test_model_path, use_extra_bufts=config.use_extra_bufts)
+@contextmanager
+def _decoded_prompt(model_path: Path, output_rows: int) -> Iterator[tuple[LoadedModel, Any, int]]:
+    """A context after decoding PROMPT with logits for its last ``output_rows``
+    positions, and the prompt's length."""
+    config = choose_config(model_path).config
+    model = LoadedModel(model_path, use_extra_bufts=config.use_extra_bufts)
     ctx = new_context(model, ContextSpec(n_ctx=256, n_batch=256, n_threads=2))
     tokens = model.tokenize(PROMPT)
     batch = llama.llama_batch_init(len(tokens), 0, 1)
@@ -44,30 +46,7 @@ def decoded(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, list[int]
         for i, token in enumerate(tokens):
             batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, i, 1
             batch.seq_id[i][0] = 0
-            batch.logits[i] = i >= len(tokens) - OUTPUT_ROWS
-        batch.n_tokens = len(tokens)
-        assert llama.llama_decode(ctx, batch) == 0
-        yield model, ctx, list(range(len(tokens) - OUTPUT_ROWS, len(tokens)))
-    finally:
-        llama.llama_batch_free(batch)
-        free_context(ctx)
-        model.close()
-
-
-@pytest.fixture(scope="module")
-def every_row(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, int]]:
-    """A context after a decode in which every batch position asked for logits, as in a
-    consensus step (so output row i is batch position i), and the number of rows."""
-    config = choose_config(test_model_path).config
-    model = LoadedModel(test_model_path, use_extra_bufts=config.use_extra_bufts)
-    ctx = new_context(model, ContextSpec(n_ctx=256, n_batch=256, n_threads=2))
-    tokens = model.tokenize(PROMPT)
-    batch = llama.llama_batch_init(len(tokens), 0, 1)
-    try:
-        for i, token in enumerate(tokens):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, i, 1
-            batch.seq_id[i][0] = 0
-            batch.logits[i] = True
+            batch.logits[i] = i >= len(tokens) - output_rows
         batch.n_tokens = len(tokens)
         assert llama.llama_decode(ctx, batch) == 0
         yield model, ctx, len(tokens)
@@ -75,6 +54,21 @@ def every_row(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, int]]:
         llama.llama_batch_free(batch)
         free_context(ctx)
         model.close()
+
+
+@pytest.fixture(scope="module")
+def decoded(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, list[int]]]:
+    """A context after one decode, and the batch positions that have logits rows."""
+    with _decoded_prompt(test_model_path, OUTPUT_ROWS) as (model, ctx, n):
+        yield model, ctx, list(range(n - OUTPUT_ROWS, n))
+
+
+@pytest.fixture(scope="module")
+def every_row(test_model_path: Path) -> Iterator[tuple[LoadedModel, Any, int]]:
+    """A context after a decode in which every batch position asked for logits, as in a
+    consensus step (so output row i is batch position i), and the number of rows."""
+    with _decoded_prompt(test_model_path, output_rows=10**6) as decoded:
+        yield decoded
 
 
 def _n_vocab(model: LoadedModel) -> int:
