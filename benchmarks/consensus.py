@@ -24,7 +24,7 @@ alike, this prints:
   "no ctx" gives the ratio by the bench's own accounting as well: each Quorum run's
   time less its context's making (llama.cpp's work, measured in that run). The bench
   leaves out one more cost: with split caches, copying the prompt into each sequence
-  (its untimed dummy decode applies the copies; Quorum's first step pays them),
+  (its untimed dummy decode applies the copies; Quorum's first step pays them).
 
 A "refill" row runs more samples than slots (default 512 samples, 256 in parallel)
 against the bench's rate at 256 sequences: slots are refilled as samples end.
@@ -160,7 +160,8 @@ def compare(args: argparse.Namespace) -> None:
     )
     prompt = ConsensusRunner(engine).prepare(ConsensusRequest(LONG, sampling, 2))[0]
     # As ConsensusRunner does: the batch opens its context in place of the engine's, and
-    # keeps it for the next batch of the same shape when it is no larger (contexts.py).
+    # keeps it for the next batch of the same shape when it is no larger or its KV cache
+    # is small (contexts.py).
     engine.release_context()
     contexts = TimedContexts(
         engine.model, idle_cells=engine.n_ctx, cell_bytes=engine.contexts.cell_bytes

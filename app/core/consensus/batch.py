@@ -130,12 +130,16 @@ class _BatchRun:
     token_stats: bool = False
     # Every slot's chain draws here, not in n_vocab candidates of its own (candidates.py).
     candidates: CandidateBuffer = field(default_factory=CandidateBuffer)
+    first_cut: int = field(init=False)  # every slot's chain's top_k_first (candidates.py)
     seqs: SequencePool = field(init=False)  # set once the context exists
     slots: dict[int, _Slot] = field(default_factory=dict)  # by sequence, in order
     next_index: int = 0  # the next sample to start
     tokens: int = 0  # completion tokens, all samples together
     error: str | None = None
     started: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        self.first_cut = top_k_first(self.sampling, self.n_vocab)
 
     @property
     def n_prompt(self) -> int:
@@ -323,8 +327,7 @@ class BatchSampler:
                 return _Ending.CANCELLED
             run.error = f"llama_decode returned {rc}"
             return _Ending.FAILED
-        first_cut = top_k_first(run.sampling, run.n_vocab)
-        run.candidates.prepare(ctx, len(order), run.n_vocab, first_cut)
+        run.candidates.prepare(ctx, len(order), run.n_vocab, run.first_cut)
         rows = step_stats(ctx, len(order), run.n_vocab, run.sampling, on=run.token_stats)
         for i, slot in enumerate(order):
             reason = self._advance(ctx, slot, i, run, rows)

@@ -272,7 +272,7 @@ class SamplerChain:
         self._first_cut = top_k_first(params, n_vocab)  # which prepared steps fit it
         self._chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
         add = lambda sampler: llama.llama_sampler_chain_add(self._chain, sampler)  # noqa: E731
-        if params.repeat_penalty != 1.0 or params.presence_penalty != 0.0:
+        if params.penalised:
             add(
                 llama.llama_sampler_init_penalties(
                     n_vocab, 64, params.repeat_penalty, 0.0, params.presence_penalty

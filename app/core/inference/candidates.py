@@ -43,10 +43,15 @@ def top_k_first(params: SamplingParams, n_vocab: int) -> int:
 
     Greedy keeps one. Penalties change logits before any cut, so they rule it out; a k
     too close to the vocabulary would keep nearly every token anyway."""
-    if params.repeat_penalty != 1.0 or params.presence_penalty != 0.0:
+    if params.penalised:
         return 0
     k = 1 if params.deterministic else params.top_k
-    return k if 0 < 4 * k <= _sample_width(n_vocab) else 0
+    return k if _cuttable(k, n_vocab) else 0
+
+
+def _cuttable(k: int, n_vocab: int) -> bool:
+    """Whether the floor's sample holds enough logits to cut a row to top-``k``."""
+    return 0 < 4 * k <= _sample_width(n_vocab)
 
 
 def _sample_width(n_vocab: int) -> int:
@@ -99,7 +104,7 @@ class CandidateBuffer:
         cut is top-``k`` (``top_k_first``; 0: none can use it). Valid until the next
         decode; call it after every one, or chains draw from a stale step."""
         self._step = None
-        if rows <= 0 or not 0 < 4 * k <= _sample_width(n_vocab):
+        if rows <= 0 or not _cuttable(k, n_vocab):
             return
         logits = np.ctypeslib.as_array(llama.llama_get_logits(ctx), shape=(rows, n_vocab))
         if self._mask.shape != (CHUNK_ROWS, n_vocab):

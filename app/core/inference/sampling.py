@@ -54,6 +54,11 @@ class SamplingParams:
         """Greedy decoding: every sample is the same by construction."""
         return self.temperature <= 0.0 or self.top_k == 1
 
+    @property
+    def penalised(self) -> bool:
+        """Whether repetition penalties move logits before any other cut."""
+        return self.repeat_penalty != 1.0 or self.presence_penalty != 0.0
+
     def with_seed(self) -> SamplingParams:
         return self if self.seed is not None else replace(self, seed=new_seed())
 
